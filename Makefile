@@ -1,0 +1,48 @@
+# ig: eBPF gadgets with WebAssembly post-processors.
+# Everything here runs as root on the build machine (eBPF needs it).
+
+GO       ?= go
+BIN      := bin
+IG       := $(BIN)/ig
+VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo v0.1.0-dev)
+LDFLAGS  := -X github.com/gadgetkit/ig/internal/version.Version=$(VERSION)
+GADGETS  := $(patsubst gadgets/%/gadget.yaml,%,$(wildcard gadgets/*/gadget.yaml))
+TIMEOUT  ?= 5
+
+.DEFAULT_GOAL := help
+
+.PHONY: help
+help: ## Show this help
+	@awk 'BEGIN{FS=":.*## "} /^[a-zA-Z_-]+:.*## /{printf "  %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+.PHONY: setup
+setup: ## Install clang, llvm, libbpf-dev, bpftool and mount tracefs/bpffs (idempotent)
+	@scripts/setup.sh
+
+.PHONY: build
+build: ## Build bin/ig
+	$(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(IG) ./cmd/ig
+
+.PHONY: gadgets
+gadgets: build ## Build every built-in gadget into the local store (offline)
+	@set -e; for g in $(GADGETS); do \
+		echo "building gadget $$g"; \
+		$(IG) image build -t $$g gadgets/$$g; \
+	done
+
+.PHONY: run
+run: setup gadgets ## Set up, build everything and run trace_open for $(TIMEOUT) s
+	$(IG) run trace_open --timeout $(TIMEOUT)
+
+.PHONY: test
+test: setup ## Set up, then run every test (as root, against the real kernel)
+	$(GO) vet ./...
+	$(GO) test -count=1 -timeout 20m ./...
+
+.PHONY: bench
+bench: setup ## Run the benchmarks
+	$(GO) test -run '^$$' -bench . -benchmem -count 1 ./...
+
+.PHONY: clean
+clean: ## Remove build output
+	rm -rf $(BIN)

@@ -1,0 +1,163 @@
+package format
+
+import (
+	"bytes"
+	"encoding/binary"
+	"encoding/json"
+	"testing"
+
+	"github.com/gadgetkit/ig/internal/datasource"
+	"github.com/gadgetkit/ig/internal/pipeline"
+)
+
+// openLike builds a datasource shaped like trace_open's event:
+//
+//	struct { u64 ts; struct { char comm[16]; u32 pid; } proc; u32 error_raw; char fname[32]; }
+func openLike(t testing.TB) (*datasource.DataSource, *datasource.Record) {
+	ds := datasource.New("open", datasource.TypeSingle)
+	must := func(f *datasource.Field, err error) *datasource.Field {
+		if err != nil {
+			t.Fatal(err)
+		}
+		return f
+	}
+	ts := must(ds.AddStaticField(nil, "timestamp_raw", datasource.Uint64, 0, 8, datasource.FlagHidden))
+	proc := must(ds.AddStaticField(nil, "proc", datasource.Invalid, 8, 20, datasource.FlagContainer|datasource.FlagHidden))
+	comm := must(ds.AddStaticField(proc, "comm", datasource.CString, 8, 16, 0))
+	comm.Annotations["columns.alias"] = "comm"
+	comm.Annotations["columns.maxwidth"] = "16"
+	pid := must(ds.AddStaticField(proc, "pid", datasource.Uint32, 24, 4, 0))
+	pid.Annotations["columns.alias"] = "pid"
+	pid.Annotations["columns.minwidth"] = "7"
+	pid.Annotations["columns.width"] = "7"
+	pid.Annotations["columns.alignment"] = "right"
+	errf := must(ds.AddStaticField(nil, "error_raw", datasource.Int32, 28, 4, 0))
+	errf.Annotations["columns.width"] = "5"
+	must(ds.AddStaticField(nil, "fname", datasource.CString, 32, 32, 0))
+	secret := must(ds.AddStaticField(nil, "secret", datasource.Uint32, 64, 4, datasource.FlagHidden))
+	secret.Annotations["json.skip"] = "true"
+
+	raw := make([]byte, 68)
+	binary.NativeEndian.PutUint64(raw[0:], 123456789)
+	copy(raw[8:], "cat\x00garbage")
+	binary.NativeEndian.PutUint32(raw[24:], 4242)
+	binary.NativeEndian.PutUint32(raw[28:], uint32(0xfffffffe)) // -2
+	copy(raw[32:], "/tmp/a \"quoted\"\n\x01path")
+	r := ds.NewRecord()
+	r.SetStatic(raw, ds.StaticSize)
+	_ = ts
+	return ds, r
+}
+
+func TestJSON(t *testing.T) {
+	ds, r := openLike(t)
+	var out bytes.Buffer
+	j := NewJSON(&out, ds)
+	if err := j.Process(&pipeline.Batch{DS: ds, Records: []*datasource.Record{r, r}}); err != nil {
+		t.Fatal(err)
+	}
+	want := `{"error_raw":-2,"fname":"/tmp/a \"quoted\"\n\u0001path","proc":{"comm":"cat","pid":4242},"timestamp_raw":123456789}` + "\n"
+	if got := out.String(); got != want+want {
+		t.Fatalf("got\n%s\nwant\n%s", got, want+want)
+	}
+	// The output is valid JSON.
+	var v map[string]any
+	if err := json.Unmarshal(bytes.Split(out.Bytes(), []byte("\n"))[0], &v); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestJSONAllocs(t *testing.T) {
+	ds, r := openLike(t)
+	j := NewJSON(nil, ds)
+	buf := make([]byte, 0, 4096)
+	if n := testing.AllocsPerRun(1000, func() { buf = j.AppendRecord(buf[:0], r) }); n != 0 {
+		t.Fatalf("AppendRecord allocates %v times per record", n)
+	}
+}
+
+func TestColumns(t *testing.T) {
+	ds, r := openLike(t)
+	var out bytes.Buffer
+	c, err := NewColumns(&out, ds, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Process(&pipeline.Batch{DS: ds, Records: []*datasource.Record{r}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	want := "" +
+		"COMM                 PID ERROR_RAW FNAME\n" +
+		"cat                 4242 -2        /tmp/a \"quoted\"??path\n"
+	if got := out.String(); got != want {
+		t.Fatalf("got\n%q\nwant\n%q", got, want)
+	}
+}
+
+func TestColumnsHeaderWithoutEvents(t *testing.T) {
+	ds, _ := openLike(t)
+	var out bytes.Buffer
+	c, err := NewColumns(&out, ds, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := out.String(), "COMM                 PID ERROR_RAW FNAME\n"; got != want {
+		t.Fatalf("got %q, want %q", got, want)
+	}
+}
+
+func TestTruncate(t *testing.T) {
+	for _, tc := range []struct{ in, mode, want string }{
+		{"abcdefgh", "end", "abcd…"},
+		{"abcdefgh", "start", "…efgh"},
+		{"abcdefgh", "middle", "ab…gh"},
+		{"abcdefgh", "none", "abcde"},
+	} {
+		if got := string(truncate([]byte(tc.in), 5, tc.mode)); got != tc.want {
+			t.Errorf("truncate(%q, 5, %s) = %q, want %q", tc.in, tc.mode, got, tc.want)
+		}
+	}
+}
+
+func BenchmarkJSON(b *testing.B) {
+	ds, r := openLike(b)
+	j := NewJSON(nil, ds)
+	buf := make([]byte, 0, 4096)
+	b.ReportAllocs()
+	for b.Loop() {
+		buf = j.AppendRecord(buf[:0], r)
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N), "ns/event")
+}
+
+func BenchmarkColumns(b *testing.B) {
+	ds, r := openLike(b)
+	c, err := NewColumns(nil, ds, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	buf := make([]byte, 0, 4096)
+	b.ReportAllocs()
+	for b.Loop() {
+		buf = c.AppendRecord(buf[:0], r)
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N), "ns/event")
+}
+
+func TestColumnsAllocs(t *testing.T) {
+	ds, r := openLike(t)
+	c, err := NewColumns(nil, ds, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 0, 4096)
+	if n := testing.AllocsPerRun(1000, func() { buf = c.AppendRecord(buf[:0], r) }); n != 0 {
+		t.Fatalf("AppendRecord allocates %v times per record", n)
+	}
+}

@@ -1,0 +1,165 @@
+package format
+
+import (
+	"encoding/base64"
+	"math"
+	"strconv"
+	"unicode/utf8"
+
+	"github.com/gadgetkit/ig/internal/datasource"
+)
+
+const hexDigits = "0123456789abcdef"
+
+// appendJSONString appends s as a JSON string literal.
+func appendJSONString(b []byte, s []byte) []byte {
+	b = append(b, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			if c >= 0x20 && c != '"' && c != '\\' {
+				i++
+				continue
+			}
+			b = append(b, s[start:i]...)
+			switch c {
+			case '"', '\\':
+				b = append(b, '\\', c)
+			case '\n':
+				b = append(b, '\\', 'n')
+			case '\r':
+				b = append(b, '\\', 'r')
+			case '\t':
+				b = append(b, '\\', 't')
+			default:
+				b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRune(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			b = append(b, s[start:i]...)
+			b = append(b, `\ufffd`...)
+			i++
+			start = i
+			continue
+		}
+		i += size
+	}
+	b = append(b, s[start:]...)
+	return append(b, '"')
+}
+
+// appendJSONValue appends the value of f in r as JSON.
+func appendJSONValue(b []byte, f *datasource.Field, r *datasource.Record) []byte {
+	if f.Kind&datasource.ArrayOf != 0 {
+		return appendJSONArray(b, f, r)
+	}
+	switch {
+	case f.Kind == datasource.Bool:
+		return strconv.AppendBool(b, f.Bool(r))
+	case f.Kind.IsSigned():
+		return strconv.AppendInt(b, f.Int64(r), 10)
+	case f.Kind.IsUnsigned():
+		return strconv.AppendUint(b, f.Uint64(r), 10)
+	case f.Kind.IsFloat():
+		return appendJSONFloat(b, f.Float64(r))
+	case f.Kind.IsText():
+		return appendJSONString(b, f.Text(r))
+	case f.Kind == datasource.Bytes:
+		raw := f.Raw(r)
+		b = append(b, '"')
+		b = base64.StdEncoding.AppendEncode(b, raw)
+		return append(b, '"')
+	}
+	return append(b, "null"...)
+}
+
+func appendJSONFloat(b []byte, v float64) []byte {
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		return append(b, "null"...)
+	}
+	return strconv.AppendFloat(b, v, 'g', -1, 64)
+}
+
+func appendJSONArray(b []byte, f *datasource.Field, r *datasource.Record) []byte {
+	elem := f.Kind &^ datasource.ArrayOf
+	size := elem.Size()
+	raw := f.Raw(r)
+	b = append(b, '[')
+	if size > 0 {
+		tmp := datasource.Field{Kind: elem, Size: size}
+		one := datasource.Record{Payload: [][]byte{nil}}
+		for i := 0; i+int(size) <= len(raw); i += int(size) {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			one.Payload[0] = raw[i : i+int(size)]
+			tmp.Offset = 0
+			b = appendJSONValue(b, &tmp, &one)
+		}
+	}
+	return append(b, ']')
+}
+
+// appendText appends the value of f in r as plain text (for columns).
+func appendText(b []byte, f *datasource.Field, r *datasource.Record) []byte {
+	if f.Kind&datasource.ArrayOf != 0 {
+		return appendJSONArray(b, f, r)
+	}
+	switch {
+	case f.Kind == datasource.Bool:
+		return strconv.AppendBool(b, f.Bool(r))
+	case f.Kind.IsSigned():
+		return strconv.AppendInt(b, f.Int64(r), 10)
+	case f.Kind.IsUnsigned():
+		if f.Annotations["columns.hex"] == "true" {
+			b = append(b, '0', 'x')
+			return strconv.AppendUint(b, f.Uint64(r), 16)
+		}
+		return strconv.AppendUint(b, f.Uint64(r), 10)
+	case f.Kind.IsFloat():
+		prec := -1
+		if p, err := strconv.Atoi(f.Annotations["columns.precision"]); err == nil {
+			prec = p
+		}
+		return strconv.AppendFloat(b, f.Float64(r), 'f', prec, 64)
+	case f.Kind.IsText():
+		return appendPrintable(b, f.Text(r))
+	case f.Kind == datasource.Bytes:
+		raw := f.Raw(r)
+		for _, c := range raw {
+			b = append(b, hexDigits[c>>4], hexDigits[c&0xf])
+		}
+		return b
+	}
+	return b
+}
+
+// appendPrintable appends text with control characters replaced, so a
+// hostile file name cannot move the terminal cursor.
+func appendPrintable(b []byte, s []byte) []byte {
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			if c < 0x20 || c == 0x7f {
+				b = append(b, '?')
+			} else {
+				b = append(b, c)
+			}
+			i++
+			continue
+		}
+		r, size := utf8.DecodeRune(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			b = append(b, '?')
+		} else {
+			b = append(b, s[i:i+size]...)
+		}
+		i += size
+	}
+	return b
+}

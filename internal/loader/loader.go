@@ -1,0 +1,328 @@
+package loader
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"slices"
+	"sync"
+
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/btf"
+	"github.com/cilium/ebpf/features"
+	"github.com/cilium/ebpf/link"
+
+	"github.com/gadgetkit/ig/internal/gadgetspec"
+)
+
+// Sentinel errors.
+var (
+	// ErrClosed is returned by methods called after Close.
+	ErrClosed = os.ErrClosed
+	// ErrFlushed is returned by [Reader.ReadInto] once everything buffered
+	// before [Reader.Flush] has been read.
+	ErrFlushed = errors.New("reader flushed")
+	// ErrNotSupported is wrapped by [FeatureError]: the kernel lacks a
+	// feature a program needs.
+	ErrNotSupported = ebpf.ErrNotSupported
+	// ErrUnknownParam is returned by [Load] for an option naming no param
+	// or var of the gadget.
+	ErrUnknownParam = errors.New("unknown param")
+	// ErrUnsupportedSection is returned by [Gadget.Attach] for a program
+	// whose section it cannot attach.
+	ErrUnsupportedSection = errors.New("unsupported section")
+)
+
+// DisabledTarget is the attach target that disables a program: section
+// "kprobe/gadget_program_disabled", or programs.<name>.attach_to in
+// gadget.yaml. Disabled programs are neither loaded nor attached.
+const DisabledTarget = "gadget_program_disabled"
+
+// DefaultPerfBufferPages is the per-CPU size of perf buffers, in pages.
+const DefaultPerfBufferPages = 64
+
+// Options configure [Load]. The zero value loads the gadget with default
+// param values.
+type Options struct {
+	// Params holds param values by key ([gadgetspec.Param.Key]), as
+	// returned by [gadgetspec.Param.Parse]. A string is parsed with
+	// Param.Parse. Params not given keep their default.
+	Params map[string]any
+	// Vars holds values for gadget_var_ slots by name
+	// ([gadgetspec.VarSpec.Name]), in the Go type of the variable.
+	Vars map[string]any
+	// RingBufferSize, if not 0, replaces the size in bytes of every ring
+	// buffer tracer map. It must be a power of two and a multiple of the
+	// page size.
+	RingBufferSize uint32
+	// PerfBufferPages is the per-CPU size of perf buffers in pages
+	// (a power of two); 0 means [DefaultPerfBufferPages].
+	PerfBufferPages int
+	// MapReplacements are passed to the collection loader: maps created
+	// elsewhere (e.g. a shared mount-namespace filter) used by name.
+	MapReplacements map[string]*ebpf.Map
+	// KernelTypes, if not nil, is the BTF used for CO-RE relocations
+	// instead of the running kernel's (e.g. from btfgen).
+	KernelTypes *btf.Spec
+}
+
+// Gadget is a loaded gadget: its collection, links and readers.
+type Gadget struct {
+	spec     *gadgetspec.Spec
+	collSpec *ebpf.CollectionSpec
+	coll     *ebpf.Collection
+	readers  []*Reader
+	// disabled programs were removed from the collection.
+	disabled map[string]bool
+
+	mu     sync.Mutex
+	links  []link.Link
+	closed bool
+}
+
+// Load loads spec into the kernel; see the package documentation. The
+// returned Gadget must be closed.
+func Load(spec *gadgetspec.Spec, opts Options) (*Gadget, error) {
+	cs := spec.Collection.Copy()
+	g := &Gadget{spec: spec, collSpec: cs, disabled: map[string]bool{}}
+
+	if err := setParams(spec, cs, opts); err != nil {
+		return nil, err
+	}
+	if err := sizeMaps(spec, cs, opts); err != nil {
+		return nil, err
+	}
+	if err := features.HaveMapType(ebpf.RingBuf); err != nil {
+		rewriteRingBufs(cs, tracerMaps(spec))
+	}
+
+	for _, name := range sortedKeys(cs.Programs) {
+		ps := cs.Programs[name]
+		if _, target := splitSection(ps.SectionName); target == DisabledTarget || attachOverride(spec, name) == DisabledTarget {
+			g.disabled[name] = true
+			delete(cs.Programs, name)
+			continue
+		}
+		if o := attachOverride(spec, name); o != "" && (ps.Type == ebpf.Tracing || ps.Type == ebpf.LSM) {
+			ps.AttachTo = o // BTF-attached programs take their target at load
+		}
+		if err := probeProgram(ps); err != nil {
+			return nil, err
+		}
+	}
+
+	copts := ebpf.CollectionOptions{MapReplacements: opts.MapReplacements}
+	copts.Programs.KernelTypes = opts.KernelTypes
+	coll, err := ebpf.NewCollectionWithOptions(cs, copts)
+	if err != nil {
+		return nil, &loadError{msg: "load gadget", err: err}
+	}
+	g.coll = coll
+
+	pages := opts.PerfBufferPages
+	if pages <= 0 {
+		pages = DefaultPerfBufferPages
+	}
+	for _, t := range spec.Tracers {
+		r, err := newReader(coll, t, pages)
+		if err != nil {
+			g.Close()
+			return nil, fmt.Errorf("load gadget: tracer %s: %w", t.DataSource.Name, err)
+		}
+		g.readers = append(g.readers, r)
+	}
+	return g, nil
+}
+
+// setParams writes param and var values into the .rodata of cs.
+func setParams(spec *gadgetspec.Spec, cs *ebpf.CollectionSpec, opts Options) error {
+	known := make(map[string]bool, len(spec.Params))
+	for _, p := range spec.Params {
+		known[p.Key] = true
+		v, ok := opts.Params[p.Key]
+		if !ok {
+			if p.Default == "" {
+				continue
+			}
+			v = p.Default
+		}
+		if s, isString := v.(string); isString {
+			var err error
+			if v, err = p.Parse(s); err != nil {
+				return fmt.Errorf("load gadget: %w", err)
+			}
+		}
+		vs := cs.Variables[p.VarName]
+		if vs == nil {
+			return fmt.Errorf("load gadget: param %s: variable %s not found", p.Key, p.VarName)
+		}
+		if err := vs.Set(v); err != nil {
+			return fmt.Errorf("load gadget: param %s: %w", p.Key, err)
+		}
+	}
+	for k := range opts.Params {
+		if !known[k] {
+			return fmt.Errorf("load gadget: param %q: %w", k, ErrUnknownParam)
+		}
+	}
+	for name, v := range opts.Vars {
+		i := slices.IndexFunc(spec.Vars, func(vs *gadgetspec.VarSpec) bool { return vs.Name == name })
+		if i < 0 {
+			return fmt.Errorf("load gadget: var %q: %w", name, ErrUnknownParam)
+		}
+		vs := cs.Variables[spec.Vars[i].VarName]
+		if vs == nil {
+			return fmt.Errorf("load gadget: var %s: variable %s not found", name, spec.Vars[i].VarName)
+		}
+		if err := vs.Set(v); err != nil {
+			return fmt.Errorf("load gadget: var %s: %w", name, err)
+		}
+	}
+	return nil
+}
+
+// sizeMaps applies RingBufferSize and the <map>_max_entries convention.
+func sizeMaps(spec *gadgetspec.Spec, cs *ebpf.CollectionSpec, opts Options) error {
+	for name, m := range cs.Maps {
+		vs := cs.Variables[name+"_max_entries"]
+		if vs == nil || !vs.Constant() {
+			continue
+		}
+		var n uint64
+		switch vs.Size() {
+		case 4:
+			var v uint32
+			if err := vs.Get(&v); err != nil {
+				return fmt.Errorf("load gadget: %s_max_entries: %w", name, err)
+			}
+			n = uint64(v)
+		case 8:
+			if err := vs.Get(&n); err != nil {
+				return fmt.Errorf("load gadget: %s_max_entries: %w", name, err)
+			}
+		default:
+			continue
+		}
+		if n > 0 {
+			m.MaxEntries = uint32(n)
+		}
+	}
+	if size := opts.RingBufferSize; size != 0 {
+		if size&(size-1) != 0 || size%uint32(os.Getpagesize()) != 0 {
+			return fmt.Errorf("load gadget: ring buffer size %d is not a power of two multiple of the page size", size)
+		}
+		for _, name := range tracerMaps(spec) {
+			if m := cs.Maps[name]; m != nil && m.Type == ebpf.RingBuf {
+				m.MaxEntries = size
+			}
+		}
+	}
+	return nil
+}
+
+// tracerMaps returns the names of the maps used by tracers.
+func tracerMaps(spec *gadgetspec.Spec) []string {
+	names := slices.Clone(spec.TracerMaps)
+	for _, t := range spec.Tracers {
+		if !slices.Contains(names, t.MapName) {
+			names = append(names, t.MapName)
+		}
+	}
+	return names
+}
+
+// rewriteRingBufs turns the named RINGBUF maps of cs into perf event
+// arrays, for kernels without BPF ring buffers. Gadgets check
+// BPF_FUNC_ringbuf_reserve with CO-RE and fall back to perf output.
+func rewriteRingBufs(cs *ebpf.CollectionSpec, names []string) {
+	for _, name := range names {
+		m := cs.Maps[name]
+		if m == nil || m.Type != ebpf.RingBuf {
+			continue
+		}
+		m.Type = ebpf.PerfEventArray
+		m.KeySize, m.ValueSize, m.MaxEntries, m.Flags = 4, 4, 0, 0
+		m.Key, m.Value = nil, nil
+	}
+}
+
+// Spec returns the spec the gadget was loaded from.
+func (g *Gadget) Spec() *gadgetspec.Spec { return g.spec }
+
+// Collection returns the loaded programs and maps. They belong to the
+// Gadget: do not close them.
+func (g *Gadget) Collection() *ebpf.Collection { return g.coll }
+
+// Readers returns one reader per tracer, in the order of spec.Tracers.
+func (g *Gadget) Readers() []*Reader { return g.readers }
+
+// Detach closes every link, so the programs stop producing events, and
+// leaves the readers and maps open so what is buffered can still be read.
+func (g *Gadget) Detach() error {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	var errs []error
+	for _, l := range g.links {
+		if err := l.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("close link: %w", err))
+		}
+	}
+	g.links = nil
+	return errors.Join(errs...)
+}
+
+// Close closes the readers, then every link, then every program and map.
+// It is safe to call more than once.
+func (g *Gadget) Close() error {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.closed {
+		return nil
+	}
+	g.closed = true
+	var errs []error
+	for _, r := range g.readers {
+		if err := r.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("close reader %s: %w", r.ds.Name, err))
+		}
+	}
+	for _, l := range g.links {
+		if err := l.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("close link: %w", err))
+		}
+	}
+	g.links = nil
+	if g.coll != nil {
+		g.coll.Close()
+	}
+	return errors.Join(errs...)
+}
+
+// loadError keeps a load error's verifier log printable with %+v.
+type loadError struct {
+	msg string
+	err error
+}
+
+func (e *loadError) Error() string { return e.msg + ": " + e.err.Error() }
+func (e *loadError) Unwrap() error { return e.err }
+
+// Format prints the whole verifier log for %+v, the summary otherwise.
+func (e *loadError) Format(f fmt.State, verb rune) {
+	var ve *ebpf.VerifierError
+	if verb == 'v' && f.Flag('+') && errors.As(e.err, &ve) {
+		fmt.Fprintf(f, "%s: %s\n%+v", e.msg, e.err, ve)
+		return
+	}
+	io.WriteString(f, e.Error())
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}

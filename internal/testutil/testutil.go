@@ -1,0 +1,186 @@
+package testutil
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/link"
+)
+
+// RequireRoot fails the test when not run as root: every test of this
+// project that touches the kernel needs it, and skipping would hide that
+// nothing was tested.
+func RequireRoot(t testing.TB) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Fatal("this test loads eBPF programs and must run as root")
+	}
+}
+
+// RepoRoot returns the repository root (the directory holding go.mod).
+func RepoRoot(t testing.TB) string {
+	t.Helper()
+	_, file, _, ok := runtime.Caller(0)
+	if !ok {
+		t.Fatal("cannot locate testutil source")
+	}
+	return filepath.Dir(filepath.Dir(filepath.Dir(file)))
+}
+
+var (
+	buildOnce sync.Once
+	igPath    string
+	buildErr  error
+)
+
+// IG builds the ig binary once per test binary and returns its path.
+func IG(t testing.TB) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "ig-test-bin-")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		igPath = filepath.Join(dir, "ig")
+		cmd := exec.Command("go", "build", "-o", igPath, "./cmd/ig")
+		cmd.Dir = RepoRoot(t)
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			buildErr = fmt.Errorf("go build ./cmd/ig: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return igPath
+}
+
+// Cmd is ig with a private store.
+type Cmd struct {
+	Bin   string
+	Store string
+}
+
+// NewCmd returns an ig runner with a fresh, empty store in a temp dir.
+func NewCmd(t testing.TB) *Cmd {
+	t.Helper()
+	return &Cmd{Bin: IG(t), Store: filepath.Join(t.TempDir(), "oci-store")}
+}
+
+// Command returns an exec.Cmd for ig args, with the private store.
+func (c *Cmd) Command(args ...string) *exec.Cmd {
+	cmd := exec.Command(c.Bin, args...)
+	cmd.Env = append(os.Environ(), "IG_OCI_STORE="+c.Store)
+	return cmd
+}
+
+// Run runs ig to completion and returns stdout, stderr and the error.
+func (c *Cmd) Run(args ...string) (string, string, error) {
+	cmd := c.Command(args...)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	return out.String(), errb.String(), err
+}
+
+// MustRun runs ig and fails the test on a non-zero exit.
+func (c *Cmd) MustRun(t testing.TB, args ...string) string {
+	t.Helper()
+	out, errOut, err := c.Run(args...)
+	if err != nil {
+		t.Fatalf("ig %s: %v\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), err, out, errOut)
+	}
+	return out
+}
+
+// Programs returns the IDs of loaded BPF programs whose name is in names
+// (names as the kernel keeps them: at most 15 characters).
+func Programs(t testing.TB, names ...string) map[ebpf.ProgramID]string {
+	t.Helper()
+	want := map[string]bool{}
+	for _, n := range names {
+		if len(n) > 15 {
+			n = n[:15]
+		}
+		want[n] = true
+	}
+	out := map[ebpf.ProgramID]string{}
+	var id ebpf.ProgramID
+	for {
+		next, err := ebpf.ProgramGetNextID(id)
+		if errors.Is(err, os.ErrNotExist) {
+			return out
+		}
+		if err != nil {
+			t.Fatalf("list BPF programs: %v", err)
+		}
+		id = next
+		p, err := ebpf.NewProgramFromID(id)
+		if err != nil {
+			continue // gone meanwhile
+		}
+		info, err := p.Info()
+		p.Close()
+		if err == nil && want[info.Name] {
+			out[id] = info.Name
+		}
+	}
+}
+
+// LinksOf returns the IDs of BPF links attached to any of the programs.
+func LinksOf(t testing.TB, progs map[ebpf.ProgramID]string) []link.ID {
+	t.Helper()
+	var out []link.ID
+	it := new(link.Iterator)
+	defer it.Close()
+	for it.Next() {
+		l := it.Take()
+		info, err := l.Info()
+		if err == nil {
+			if _, ok := progs[info.Program]; ok {
+				out = append(out, info.ID)
+			}
+		}
+		l.Close()
+	}
+	if err := it.Err(); err != nil {
+		t.Fatalf("list BPF links: %v", err)
+	}
+	return out
+}
+
+// WaitGone waits until none of the programs is loaded and no link points
+// to them; the kernel releases them asynchronously after the last file
+// descriptor closes.
+func WaitGone(t testing.TB, progs map[ebpf.ProgramID]string, within time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for {
+		var left []string
+		for id, name := range progs {
+			if p, err := ebpf.NewProgramFromID(id); err == nil {
+				p.Close()
+				left = append(left, fmt.Sprintf("%s (id %d)", name, id))
+			}
+		}
+		links := LinksOf(t, progs)
+		if len(left) == 0 && len(links) == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("still loaded %v after %v: programs %v, links %v", within, within, left, links)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}

@@ -1,0 +1,137 @@
+package registry
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"oras.land/oras-go/v2/errdef"
+)
+
+// Image is a gadget image read from the store for one architecture: what
+// a runtime needs to run it.
+type Image struct {
+	// Ref is the normalised reference the image was loaded by.
+	Ref string
+	// Digest is the digest of the image index.
+	Digest digest.Digest
+	// Index is the image index.
+	Index ocispec.Index
+	// Manifest is the index's manifest for the requested architecture.
+	Manifest ocispec.Manifest
+	// Metadata is the gadget.yaml document (the config blob), or nil when
+	// the config is the OCI empty descriptor.
+	Metadata []byte
+	// Program is the eBPF ELF, or nil when the image has none.
+	Program []byte
+	// Wasm is the wasm module, or nil when the image has none.
+	Wasm []byte
+	// BTFGen is the btfgen tarball, or nil when the image has none.
+	BTFGen []byte
+	// Skipped lists the layers with a media type this package does not
+	// know; they are not read. A runtime should warn about them.
+	Skipped []ocispec.Descriptor
+}
+
+// Load reads the image ref for architecture arch (a GOARCH value such as
+// runtime.GOARCH). Every blob is checked against its digest. Errors:
+// [ErrNotFound] when ref is not in the store, [ErrArchNotFound] when the
+// index has no manifest for arch, [ErrInvalidImage] when the content is not
+// a gadget image.
+func (s *Store) Load(ctx context.Context, ref, arch string) (*Image, error) {
+	r, err := s.resolver.Parse(ref)
+	if err != nil {
+		return nil, err
+	}
+	img := &Image{Ref: r.String()}
+	err = s.read(ctx, func(snap *snapshot) error {
+		desc, err := snap.resolve(ctx, r)
+		if errors.Is(err, errdef.ErrNotFound) {
+			return s.notFound(img.Ref)
+		} else if err != nil {
+			return fmt.Errorf("image %q: %w", img.Ref, err)
+		}
+		if err := img.load(ctx, snap, desc, arch); err != nil {
+			return fmt.Errorf("image %q: %w", img.Ref, err)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return img, nil
+}
+
+func (img *Image) load(ctx context.Context, snap *snapshot, desc ocispec.Descriptor, arch string) error {
+	if desc.MediaType != ocispec.MediaTypeImageIndex {
+		return fmt.Errorf("is not an image index (media type %q): %w", desc.MediaType, ErrInvalidImage)
+	}
+	img.Digest = desc.Digest
+	if err := snap.fetchJSON(ctx, desc, &img.Index); err != nil {
+		return err
+	}
+	var mdesc *ocispec.Descriptor
+	var available []string
+	for i, d := range img.Index.Manifests {
+		if d.Platform == nil || (d.Platform.OS != "" && d.Platform.OS != "linux") {
+			continue
+		}
+		available = append(available, d.Platform.Architecture)
+		if d.Platform.Architecture == arch && mdesc == nil {
+			mdesc = &img.Index.Manifests[i]
+		}
+	}
+	if mdesc == nil {
+		slices.Sort(available)
+		list := "none"
+		if len(available) > 0 {
+			list = strings.Join(slices.Compact(available), ", ")
+		}
+		return fmt.Errorf("%w %s (available: %s)", ErrArchNotFound, arch, list)
+	}
+	if err := snap.fetchJSON(ctx, *mdesc, &img.Manifest); err != nil {
+		return err
+	}
+
+	switch cfg := img.Manifest.Config; cfg.MediaType {
+	case ocispec.MediaTypeEmptyJSON:
+	case MediaTypeConfig:
+		data, err := snap.fetch(ctx, cfg)
+		if err != nil {
+			return err
+		}
+		img.Metadata = data
+	default:
+		return fmt.Errorf("config media type %q, want %q: %w", cfg.MediaType, MediaTypeConfig, ErrInvalidImage)
+	}
+
+	seen := map[string]bool{}
+	for _, l := range img.Manifest.Layers {
+		var dst *[]byte
+		switch l.MediaType {
+		case MediaTypeEBPF:
+			dst = &img.Program
+		case MediaTypeWasm:
+			dst = &img.Wasm
+		case MediaTypeBTFGen:
+			dst = &img.BTFGen
+		default:
+			img.Skipped = append(img.Skipped, l)
+			continue
+		}
+		if seen[l.MediaType] {
+			return fmt.Errorf("manifest for %s has more than one %s layer: %w", arch, l.MediaType, ErrInvalidImage)
+		}
+		seen[l.MediaType] = true
+		data, err := snap.fetch(ctx, l)
+		if err != nil {
+			return err
+		}
+		*dst = data
+	}
+	return nil
+}
