@@ -69,18 +69,18 @@ func main() {}
 `,
 }
 
-// requireTools skips the test when the build tools are missing: the build
-// tests exercise the real toolchain, not a fake.
+// requireTools fails the test when the build tools are missing: the build
+// tests exercise the real toolchain, not a fake, and make setup installs it.
 func requireTools(t *testing.T, tools ...string) {
 	t.Helper()
 	for _, tool := range tools {
 		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("%s not installed: %v", tool, err)
+			t.Fatalf("%s not installed (run make setup): %v", tool, err)
 		}
 	}
 	if os.Getenv("IG_VMLINUX_H") == "" {
 		if _, err := os.Stat(kernelBTF); err != nil {
-			t.Skipf("no kernel BTF and no IG_VMLINUX_H: %v", err)
+			t.Fatalf("no kernel BTF and no IG_VMLINUX_H: %v", err)
 		}
 	}
 }
@@ -422,7 +422,7 @@ func TestBuildTraceOpen(t *testing.T) {
 		filepath.Join(dir, "program.bpf.c"),
 	} {
 		if _, err := os.Stat(p); err != nil {
-			t.Skipf("%s not written yet", p)
+			t.Fatal(err)
 		}
 	}
 	var out bytes.Buffer

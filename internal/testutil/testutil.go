@@ -15,6 +15,7 @@ import (
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/link"
+	"golang.org/x/sys/unix"
 )
 
 // RequireRoot fails the test when not run as root: every test of this
@@ -183,4 +184,41 @@ func WaitGone(t testing.TB, progs map[ebpf.ProgramID]string, within time.Duratio
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// RequireKernel is RequireRoot plus tracefs, which tracepoints need: it is
+// mounted when missing.
+func RequireKernel(tb testing.TB) {
+	tb.Helper()
+	RequireRoot(tb)
+	for _, p := range []string{"/sys/kernel/tracing/events", "/sys/kernel/debug/tracing/events"} {
+		if _, err := os.Stat(p); err == nil {
+			return
+		}
+	}
+	if err := unix.Mount("tracefs", "/sys/kernel/tracing", "tracefs", 0, ""); err != nil {
+		tb.Fatalf("mount tracefs: %v", err)
+	}
+}
+
+// CompileBPF compiles the C file src for the host architecture with clang
+// (installed by make setup) against the system's UAPI headers, and returns
+// the object's path. extra is passed to clang (e.g. -DFOO).
+func CompileBPF(tb testing.TB, src string, extra ...string) string {
+	tb.Helper()
+	clang, err := exec.LookPath("clang")
+	if err != nil {
+		tb.Fatal("clang not found: run make setup")
+	}
+	multiarch := map[string]string{"amd64": "x86_64-linux-gnu", "arm64": "aarch64-linux-gnu"}[runtime.GOARCH]
+	arch := map[string]string{"amd64": "x86", "arm64": "arm64"}[runtime.GOARCH]
+	out := filepath.Join(tb.TempDir(), strings.TrimSuffix(filepath.Base(src), ".c")+".o")
+	args := []string{"-target", "bpf", "-g", "-O2", "-Wall", "-Werror",
+		"-D__TARGET_ARCH_" + arch, "-I/usr/include/" + multiarch,
+		"-c", src, "-o", out}
+	args = append(args, extra...)
+	if b, err := exec.Command(clang, args...).CombinedOutput(); err != nil {
+		tb.Fatalf("clang %s: %v\n%s", strings.Join(args, " "), err, b)
+	}
+	return out
 }
