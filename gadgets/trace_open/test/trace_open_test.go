@@ -135,9 +135,17 @@ func parseEvents(t *testing.T, out string) []event {
 
 func TestOpenIsTraced(t *testing.T) {
 	ig := igWithTraceOpen(t)
+	before := testutil.Programs(t, progNames...)
 	o := startOpener(t, true)
 	out := ig.MustRun(t, "run", "trace_open", "-o", "json", "--timeout", "3")
 	pids := o.Stop()
+
+	// After the timeout, nothing of the gadget stays in the kernel.
+	left := testutil.Programs(t, progNames...)
+	for id := range before {
+		delete(left, id)
+	}
+	testutil.WaitGone(t, left, 5*time.Second)
 
 	evs := parseEvents(t, out)
 	found := 0

@@ -77,7 +77,7 @@ struct exit_ctx {
 };
 
 SEC("tracepoint/syscalls/sys_enter_openat")
-int ig_openat_e(struct enter_openat_ctx *ctx)
+int ig_lt_openat_e(struct enter_openat_ctx *ctx)
 {
 	__u64 id = bpf_get_current_pid_tgid();
 	__u32 tid = (__u32)id;
@@ -91,7 +91,7 @@ int ig_openat_e(struct enter_openat_ctx *ctx)
 }
 
 SEC("tracepoint/syscalls/sys_exit_openat")
-int ig_openat_x(struct exit_ctx *ctx)
+int ig_lt_openat_x(struct exit_ctx *ctx)
 {
 	__u64 id = bpf_get_current_pid_tgid();
 	__u32 tid = (__u32)id;
