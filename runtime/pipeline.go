@@ -6,34 +6,81 @@ import (
 	"strings"
 
 	"github.com/gadgetkit/ig/internal/datasource"
+	"github.com/gadgetkit/ig/internal/decode"
 	"github.com/gadgetkit/ig/internal/format"
+	"github.com/gadgetkit/ig/internal/gadgetspec"
 	"github.com/gadgetkit/ig/internal/loader"
 	"github.com/gadgetkit/ig/internal/pipeline"
 )
 
 // assemble builds the event pipeline of one run. This is the one place
 // where stages are created and put in order; each receives what it needs
-// through its constructor.
+// through its constructor. For every datasource:
 //
-//	source (ring/perf reader, decode into records by the BTF layout)
+//	source (ring/perf reader, iterator, map iterator: raw struct copied
+//	        into a record whose fields were laid out from BTF once)
+//	→ decode (boot → wall-clock timestamps, trailing data)
 //	→ format (columns | json) → sink (opts.Stdout)
 //
-// Enrichment, Wasm, filtering and sorting slot in between source and
-// format, in that order, as they are implemented.
-func (g *Gadget) assemble(inst *loader.Gadget, opts RunOptions) (*pipeline.Pipeline, error) {
+// Enrichment, Wasm, filtering and sorting slot in between decode and
+// format, in that order, as they are implemented. Lost events are
+// reported by the lossReporter on the pipeline's tick.
+func (g *Gadget) assemble(inst *loader.Gadget, opts RunOptions, bootOffset int64) (*pipeline.Pipeline, *lossReporter, error) {
+	var inputs []pipeline.Input
 	readers := inst.Readers()
-	sources := make([]pipeline.Source, 0, len(readers))
-	for _, rd := range readers {
-		sources = append(sources, readerSource{rd})
+	for i, rd := range readers {
+		t := g.spec.Tracers[i]
+		stages, err := g.stagesFor(t.DataSource, t, opts, bootOffset)
+		if err != nil {
+			return nil, nil, err
+		}
+		inputs = append(inputs, pipeline.Input{Source: readerSource{rd}, Stages: stages})
 	}
-	if len(sources) != 1 {
-		// One stage list serves one datasource; several tracers need a
-		// per-datasource stage list (issue: gadgets with several tracers).
-		return nil, fmt.Errorf("%s: %d tracers: only gadgets with one tracer can run yet", g.name, len(sources))
+	fetchers := inst.Fetchers()
+	if len(fetchers) > 0 {
+		names := make([]string, len(fetchers))
+		for i, f := range fetchers {
+			names[i] = f.DataSource().Name
+		}
+		intervals, err := loader.ParseFetchInterval(opts.MapFetchInterval, names)
+		if err != nil {
+			return nil, nil, fmt.Errorf("%s: %w", g.name, err)
+		}
+		counts, err := loader.ParseFetchCount(opts.MapFetchCount, names)
+		if err != nil {
+			return nil, nil, fmt.Errorf("%s: %w", g.name, err)
+		}
+		for _, f := range fetchers {
+			stages, err := g.stagesFor(f.DataSource(), nil, opts, bootOffset)
+			if err != nil {
+				return nil, nil, err
+			}
+			sched := loader.ScheduleFor(f, intervals, counts)
+			inputs = append(inputs, pipeline.Input{Array: f, Stages: stages,
+				Interval: sched.Interval, Count: sched.Count, FetchOnStop: f.FetchOnStop()})
+		}
 	}
-	ds := sources[0].DataSource()
+	if len(inputs) == 0 {
+		return nil, nil, fmt.Errorf("%s: gadget declares no tracer, iterator or map iterator", g.name)
+	}
 
+	lr := newLossReporter(g.name, readers, opts)
+	cfg := opts.Pipeline
+	cfg.Tick, cfg.OnTick = lossTick, lr.tick
+	p := pipeline.New(cfg, inputs, func() { _ = inst.Detach() })
+	return p, lr, nil
+}
+
+// stagesFor returns the stages of one datasource, in order.
+func (g *Gadget) stagesFor(ds *datasource.DataSource, t *gadgetspec.Tracer, opts RunOptions, bootOffset int64) ([]pipeline.Stage, error) {
 	var stages []pipeline.Stage
+	var rest, restLen *datasource.Field
+	if t != nil {
+		rest, restLen = t.Rest, t.RestLen
+	}
+	if d := decode.New(ds, rest, restLen, bootOffset); d != nil {
+		stages = append(stages, d)
+	}
 	switch strings.ToLower(opts.Output) {
 	case "", "columns":
 		c, err := format.NewColumns(opts.Stdout, ds, nil)
@@ -47,7 +94,7 @@ func (g *Gadget) assemble(inst *loader.Gadget, opts RunOptions) (*pipeline.Pipel
 	default:
 		return nil, fmt.Errorf("unknown output mode %q (valid: %s)", opts.Output, strings.Join(OutputModes, ", "))
 	}
-	return pipeline.New(opts.Pipeline, sources, stages, func() { _ = inst.Detach() }), nil
+	return stages, nil
 }
 
 // readerSource adapts a loader.Reader to pipeline.Source.

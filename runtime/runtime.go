@@ -10,7 +10,10 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/cilium/ebpf"
+
 	"github.com/gadgetkit/ig/internal/datasource"
+	"github.com/gadgetkit/ig/internal/decode"
 	"github.com/gadgetkit/ig/internal/gadgetspec"
 	"github.com/gadgetkit/ig/internal/loader"
 	"github.com/gadgetkit/ig/internal/metadata"
@@ -73,11 +76,32 @@ func (g *Gadget) Params() []*gadgetspec.Param {
 	return ps
 }
 
+// HasFetchers reports whether the gadget has iterators or map iterators,
+// whose schedule --map-fetch-interval and --map-fetch-count set.
+func (g *Gadget) HasFetchers() bool { return len(g.spec.Iters)+len(g.spec.MapIters) > 0 }
+
+// HasClassifiers reports whether the gadget has traffic-control programs,
+// which attach to the interfaces given by --iface.
+func (g *Gadget) HasClassifiers() bool {
+	for _, ps := range g.spec.Collection.Programs {
+		if ps.Type == ebpf.SchedCLS || ps.Type == ebpf.SchedACT {
+			return true
+		}
+	}
+	return false
+}
+
 // DataSources returns the gadget's datasources.
 func (g *Gadget) DataSources() []*datasource.DataSource {
 	out := make([]*datasource.DataSource, 0, len(g.spec.Tracers))
 	for _, t := range g.spec.Tracers {
 		out = append(out, t.DataSource)
+	}
+	for _, it := range g.spec.Iters {
+		out = append(out, it.DataSource)
+	}
+	for _, mi := range g.spec.MapIters {
+		out = append(out, mi.DataSource)
 	}
 	return out
 }
@@ -93,6 +117,21 @@ type RunOptions struct {
 	Stdout, Stderr io.Writer
 	// Pipeline tunes batching; the zero value is fine.
 	Pipeline pipeline.Config
+	// MountNamespaces, if not empty, restricts events to these mount
+	// namespace ids, in the kernel (gadget_mntns_filter_map).
+	MountNamespaces []uint64
+	// MapFetchInterval and MapFetchCount schedule the fetches of iterators
+	// and map iterators, in the syntax of --map-fetch-interval ("2s", or
+	// per datasource "ds1:2s,ds2:500ms") and --map-fetch-count ("3",
+	// "ds:3"). Empty means each datasource's default: map iterators every
+	// second until stopped, iterators once.
+	MapFetchInterval, MapFetchCount string
+	// Interfaces are the network interfaces the gadget's traffic-control
+	// (classifier) programs attach to (--iface).
+	Interfaces []string
+	// RingBufferSize, if not zero, replaces the size in bytes of the
+	// gadget's ring buffers (a power of two, a multiple of the page size).
+	RingBufferSize uint32
 }
 
 // OutputModes lists the accepted values of RunOptions.Output.
@@ -119,20 +158,32 @@ func (g *Gadget) Run(ctx context.Context, opts RunOptions) (*Result, error) {
 	if opts.Stderr == nil {
 		opts.Stderr = os.Stderr
 	}
+	opts.Output = strings.ToLower(opts.Output)
 	values, err := g.parseParams(opts.ParamValues)
 	if err != nil {
 		return nil, err
 	}
-	if len(g.spec.Tracers) == 0 {
-		return nil, fmt.Errorf("%s: gadget declares no tracer", g.name)
+	lopts := loader.Options{Params: values, RingBufferSize: opts.RingBufferSize, Interfaces: opts.Interfaces}
+	if len(opts.MountNamespaces) > 0 {
+		m, err := g.mntnsFilter(opts.MountNamespaces)
+		if err != nil {
+			return nil, err
+		}
+		defer m.Close()
+		lopts.MapReplacements = map[string]*ebpf.Map{mntnsFilterMap: m}
+		lopts.Constants = map[string]any{mntnsFilterOn: true}
 	}
-	inst, err := loader.Load(g.spec, loader.Options{Params: values})
+	bootOffset, err := decode.BootOffset()
+	if err != nil {
+		return nil, fmt.Errorf("%s: read clocks: %w", g.name, err)
+	}
+	inst, err := loader.Load(g.spec, lopts)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", g.name, err)
 	}
 	defer inst.Close()
 
-	p, err := g.assemble(inst, opts)
+	p, lr, err := g.assemble(inst, opts, bootOffset)
 	if err != nil {
 		return nil, err
 	}
@@ -141,15 +192,7 @@ func (g *Gadget) Run(ctx context.Context, opts RunOptions) (*Result, error) {
 	}
 	runErr := p.Run(ctx)
 
-	res := &Result{Events: p.Stats().Records, Lost: map[string]uint64{}}
-	for _, rd := range inst.Readers() {
-		n, err := rd.Lost()
-		if err != nil {
-			fmt.Fprintf(opts.Stderr, "warning: %s: read lost-event counter of %s: %v\n", g.name, rd.DataSource().Name, err)
-			continue
-		}
-		res.Lost[rd.DataSource().Name] += n
-	}
+	res := &Result{Events: p.Stats().Records, Lost: lr.totals}
 	if runErr != nil {
 		return res, fmt.Errorf("%s: %w", g.name, runErr)
 	}

@@ -9,5 +9,5 @@ import "embed"
 // "include/gadget/macros.h"; use fs.Sub(Include, "include") for a tree whose
 // root is the -I directory.
 //
-//go:embed include
+//go:embed all:include
 var Include embed.FS

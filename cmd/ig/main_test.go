@@ -1,6 +1,7 @@
 package main_test
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -161,5 +162,68 @@ func TestRunHelpListsGadgetParams(t *testing.T) {
 		if !strings.Contains(out, want) {
 			t.Errorf("help lacks %q:\n%s", want, out)
 		}
+	}
+}
+
+func TestImageInspect(t *testing.T) {
+	testutil.RequireRoot(t)
+	ig := testutil.NewCmd(t)
+	ig.MustRun(t, "image", "build", "-t", "trace_open", filepath.Join(testutil.RepoRoot(t), "gadgets", "trace_open"))
+	out := ig.MustRun(t, "image", "inspect", "trace_open", "-o", "json")
+	var info struct {
+		Name        string
+		DataSources []struct {
+			Name   string
+			Type   string
+			Fields []struct{ Name, Kind string }
+		}
+		Params []struct {
+			Key, Kind, Default string
+		}
+		Programs []struct{ Name, Section string }
+		Maps     []struct{ Name, Type string }
+	}
+	if err := json.Unmarshal([]byte(out), &info); err != nil {
+		t.Fatalf("inspect -o json is not JSON: %v\n%s", err, out)
+	}
+	if info.Name != "trace_open" || len(info.DataSources) != 1 || info.DataSources[0].Name != "open" {
+		t.Fatalf("inspect: %+v", info)
+	}
+	kinds := map[string]string{}
+	for _, f := range info.DataSources[0].Fields {
+		kinds[f.Name] = f.Kind
+	}
+	for name, kind := range map[string]string{"fname": "cstring", "fd": "uint32", "error_raw": "uint32", "proc.pid": "uint32", "proc.comm": "cstring", "proc": "struct"} {
+		if kinds[name] != kind {
+			t.Errorf("field %s: kind %q, want %q", name, kinds[name], kind)
+		}
+	}
+	found := false
+	for _, p := range info.Params {
+		if p.Key == "failed" && p.Kind == "bool" && p.Default == "false" {
+			found = true
+		}
+	}
+	if !found {
+		t.Errorf("param failed missing: %+v", info.Params)
+	}
+	sections := map[string]string{}
+	for _, p := range info.Programs {
+		sections[p.Name] = p.Section
+	}
+	if sections["ig_openat_x"] != "tracepoint/syscalls/sys_exit_openat" {
+		t.Errorf("programs: %+v", info.Programs)
+	}
+	maps := map[string]string{}
+	for _, m := range info.Maps {
+		maps[m.Name] = m.Type
+	}
+	if maps["events"] != "RingBuf" || maps["events_lost_samples"] != "PerCPUArray" {
+		t.Errorf("maps: %+v", info.Maps)
+	}
+	// YAML is the default and carries the same.
+	y := ig.MustRun(t, "image", "inspect", "trace_open")
+	if !strings.Contains(y, "name: open") || !strings.Contains(y, "key: failed") {
+		t.Errorf("yaml inspect lacks datasource or param:\n%s", y)
 	}
 }

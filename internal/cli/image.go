@@ -1,10 +1,12 @@
 package cli
 
 import (
+	"encoding/json"
 	"fmt"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
+	"go.yaml.in/yaml/v3"
 
 	"github.com/gadgetkit/ig/internal/version"
 	"github.com/gadgetkit/ig/registry"
@@ -15,7 +17,7 @@ func newImageCmd(env Env) *cobra.Command {
 		Use:   "image",
 		Short: "Build and manage gadget images in the local store",
 	}
-	cmd.AddCommand(newImageBuildCmd(env), newImageListCmd(env))
+	cmd.AddCommand(newImageBuildCmd(env), newImageListCmd(env), newImageInspectCmd(env))
 	return cmd
 }
 
@@ -98,5 +100,38 @@ func newImageListCmd(env Env) *cobra.Command {
 		},
 	}
 	cmd.Flags().BoolVar(&noTrunc, "no-trunc", false, "show full digests")
+	return cmd
+}
+
+func newImageInspectCmd(env Env) *cobra.Command {
+	var output string
+	cmd := &cobra.Command{
+		Use:   "inspect IMAGE",
+		Short: "Show what a gadget image declares: datasources and fields, params, programs, maps",
+		Long:  "Inspect reads the image from the local store and describes it without loading anything into the kernel.",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			g, err := openGadget(cmd.Context(), env, args[0])
+			if err != nil {
+				return err
+			}
+			info := g.Inspect()
+			switch output {
+			case "json":
+				enc := json.NewEncoder(env.Stdout)
+				enc.SetIndent("", "  ")
+				return enc.Encode(info)
+			case "yaml":
+				enc := yaml.NewEncoder(env.Stdout)
+				enc.SetIndent(2)
+				if err := enc.Encode(info); err != nil {
+					return err
+				}
+				return enc.Close()
+			}
+			return fmt.Errorf("inspect: unknown output %q (valid: json, yaml)", output)
+		},
+	}
+	cmd.Flags().StringVarP(&output, "output", "o", "yaml", "output format: json or yaml")
 	return cmd
 }

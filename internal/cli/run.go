@@ -49,7 +49,8 @@ func newRunCmd(env Env) *cobra.Command {
 }
 
 // valueFlags are the common flags that take a separate value argument.
-var valueFlags = map[string]bool{"-o": true, "--output": true, "-t": true, "--timeout": true}
+var valueFlags = map[string]bool{"-o": true, "--output": true, "-t": true, "--timeout": true,
+	"--map-fetch-interval": true, "--map-fetch-count": true, "--iface": true}
 
 // imageArg finds the first positional argument.
 func imageArg(args []string) (string, bool) {
@@ -122,6 +123,15 @@ func runGadget(ctx context.Context, env Env, cmd *cobra.Command, args []string) 
 			f.DefValue = ""
 		}
 	}
+	var fetchInterval, fetchCount string
+	if g.HasFetchers() {
+		fs.StringVar(&fetchInterval, "map-fetch-interval", "", "interval between fetches of map iterators and iterators: 2s, or per datasource ds1:2s,ds2:500ms (default: 1s for map iterators; iterators run once)")
+		fs.StringVar(&fetchCount, "map-fetch-count", "", "number of fetches before stopping, 0 for no limit: 3, or per datasource ds:3 (default: 0 for map iterators, 1 for iterators)")
+	}
+	var ifaces []string
+	if g.HasClassifiers() {
+		fs.StringSliceVar(&ifaces, "iface", nil, "network interfaces the gadget's traffic-control programs attach to (comma-separated)")
+	}
 	if wantsHelp(args) {
 		fmt.Fprintf(env.Stdout, "%s: %s\n\nUsage:\n  ig run %s [flags]\n\nFlags:\n%s", image, g.Description(), image, fs.FlagUsages())
 		return nil
@@ -151,19 +161,15 @@ func runGadget(ctx context.Context, env Env, cmd *cobra.Command, args []string) 
 		defer cancel()
 	}
 
-	res, err := g.Run(ctx, runtime.RunOptions{
-		ParamValues: values,
-		Output:      rf.output,
-		Stdout:      env.Stdout,
-		Stderr:      env.Stderr,
+	_, err = g.Run(ctx, runtime.RunOptions{
+		ParamValues:      values,
+		Output:           rf.output,
+		MapFetchInterval: fetchInterval,
+		MapFetchCount:    fetchCount,
+		Interfaces:       ifaces,
+		Stdout:           env.Stdout,
+		Stderr:           env.Stderr,
 	})
-	if res != nil {
-		for ds, n := range res.Lost {
-			if n > 0 {
-				fmt.Fprintf(env.Stderr, "warning: %s: datasource %s: the kernel dropped %d events (ring buffer full)\n", image, ds, n)
-			}
-		}
-	}
 	if err != nil && !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded) {
 		return err
 	}

@@ -65,6 +65,17 @@ type Field struct {
 	Tags []string
 	// Annotations drive output (columns.width, description, ...).
 	Annotations map[string]string
+	// Enum lists the named values of an enum field (from BTF), for the
+	// formatters. Bitfield is set when the enum's type name ends in "_set":
+	// its values are flags and a value is rendered as FOO|BAR.
+	Enum     []EnumValue
+	Bitfield bool
+}
+
+// EnumValue is one named value of an enum field.
+type EnumValue struct {
+	Name  string
+	Value uint64
 }
 
 // HasTag reports whether the field has tag t.

@@ -113,10 +113,17 @@ func atoiDefault(s string, def int) int {
 	return def
 }
 
-// Process implements pipeline.Stage.
+// Process implements pipeline.Stage. Array datasources (snapshots, top
+// gadgets) print a header before each array, separated by a blank line.
 func (c *Columns) Process(b *pipeline.Batch) error {
 	buf := c.buf[:0]
-	if !c.headerDone {
+	if b.DS.Type == datasource.TypeArray {
+		if c.headerDone {
+			buf = append(buf, '\n')
+		}
+		buf = c.appendHeader(buf)
+		c.headerDone = true
+	} else if !c.headerDone {
 		buf = c.appendHeader(buf)
 		c.headerDone = true
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"encoding/json"
+	"strings"
 	"testing"
 
 	"github.com/gadgetkit/ig/internal/datasource"
@@ -159,5 +160,38 @@ func TestColumnsAllocs(t *testing.T) {
 	buf := make([]byte, 0, 4096)
 	if n := testing.AllocsPerRun(1000, func() { buf = c.AppendRecord(buf[:0], r) }); n != 0 {
 		t.Fatalf("AppendRecord allocates %v times per record", n)
+	}
+}
+
+func TestArrayOutput(t *testing.T) {
+	ds, r := openLike(t)
+	ds.Type = datasource.TypeArray
+	var out bytes.Buffer
+	if err := NewJSON(&out, ds).Process(&pipeline.Batch{DS: ds, Records: []*datasource.Record{r, r}}); err != nil {
+		t.Fatal(err)
+	}
+	var arr []map[string]any
+	if err := json.Unmarshal(out.Bytes(), &arr); err != nil || len(arr) != 2 || strings.Count(out.String(), "\n") != 1 {
+		t.Fatalf("array output %q: %v", out.String(), err)
+	}
+	out.Reset()
+	if err := NewJSON(&out, ds).Process(&pipeline.Batch{DS: ds}); err != nil {
+		t.Fatal(err)
+	}
+	if out.String() != "[]\n" {
+		t.Fatalf("empty array: %q", out.String())
+	}
+	out.Reset()
+	c, err := NewColumns(&out, ds, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 2; i++ {
+		if err := c.Process(&pipeline.Batch{DS: ds, Records: []*datasource.Record{r}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := strings.Count(out.String(), "COMM"); n != 2 {
+		t.Fatalf("%d headers for 2 arrays:\n%s", n, out.String())
 	}
 }

@@ -90,12 +90,25 @@ func appendObject(b []byte, ns []*jsonNode, r *datasource.Record) []byte {
 	return append(b, '}')
 }
 
-// Process implements pipeline.Stage.
+// Process implements pipeline.Stage. Single datasources give one object
+// per line; array datasources one JSON array per batch (one snapshot or
+// one map fetch) and line.
 func (j *JSON) Process(b *pipeline.Batch) error {
 	buf := j.buf[:0]
-	for _, r := range b.Records {
-		buf = j.AppendRecord(buf, r)
-		buf = append(buf, '\n')
+	if b.DS.Type == datasource.TypeArray {
+		buf = append(buf, '[')
+		for i, r := range b.Records {
+			if i > 0 {
+				buf = append(buf, ',')
+			}
+			buf = j.AppendRecord(buf, r)
+		}
+		buf = append(buf, ']', '\n')
+	} else {
+		for _, r := range b.Records {
+			buf = j.AppendRecord(buf, r)
+			buf = append(buf, '\n')
+		}
 	}
 	j.buf = buf
 	_, err := j.w.Write(buf)

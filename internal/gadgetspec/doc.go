@@ -16,6 +16,7 @@
 //	gadget_mapiter_<ds>___<map>             a map iterator
 //	gadget_map_tracer_<map>                 a tracer map (may become a perf array)
 //	gadget_var_<name>                       a const volatile slot for operators
+//	gadget_mapelem_iter_target_<prog>___<map>  the map an iter/bpf_map_elem program walks
 //
 // The marker variables are found by walking the BTF of the ELF; their types
 // are checked. A marker with a known prefix that is malformed is an error

@@ -155,6 +155,7 @@ func (b *fieldBuilder) addMember(parent *datasource.Field, m btf.Member, off uin
 		flags     datasource.Flags
 		container *btf.Struct
 		rule      structRule
+		enum      *btf.Enum
 	)
 	switch x := u.(type) {
 	case *btf.Struct:
@@ -183,8 +184,11 @@ func (b *fieldBuilder) addMember(parent *datasource.Field, m btf.Member, off uin
 				kind = datasource.Bytes
 			} else if k, ok := scalarKind(eu); ok {
 				kind = k | datasource.ArrayOf
-				if e, ok := eu.(*btf.Enum); ok && e.Name != "" {
-					tags = append(tags, "enum:"+e.Name)
+				if e, ok := eu.(*btf.Enum); ok {
+					enum = e
+					if e.Name != "" {
+						tags = append(tags, "enum:"+e.Name)
+					}
 				}
 			} else {
 				kind = datasource.Bytes
@@ -193,8 +197,11 @@ func (b *fieldBuilder) addMember(parent *datasource.Field, m btf.Member, off uin
 	default:
 		if k, ok := scalarKind(u); ok {
 			kind = k
-			if e, ok := u.(*btf.Enum); ok && e.Name != "" {
-				tags = append(tags, "enum:"+e.Name)
+			if e, ok := u.(*btf.Enum); ok {
+				enum = e
+				if e.Name != "" {
+					tags = append(tags, "enum:"+e.Name)
+				}
 			}
 		} else {
 			kind = datasource.Bytes
@@ -207,6 +214,13 @@ func (b *fieldBuilder) addMember(parent *datasource.Field, m btf.Member, off uin
 		return err
 	}
 	f.Tags = tags
+	if enum != nil {
+		f.Enum = make([]datasource.EnumValue, len(enum.Values))
+		for i, v := range enum.Values {
+			f.Enum[i] = datasource.EnumValue{Name: v.Name, Value: v.Value}
+		}
+		f.Bitfield = strings.HasSuffix(enum.Name, "_set")
+	}
 
 	// Annotations: the implied template, the enclosing container's rules,
 	// then gadget.yaml (whose own "template" expands first).

@@ -33,6 +33,9 @@ const (
 	PrefixSnapshotter = "gadget_snapshotter_"
 	PrefixMapIter     = "gadget_mapiter_"
 	PrefixVar         = "gadget_var_"
+	// PrefixIterTarget is GADGET_ITER_TARGET_MAP: the map an
+	// iter/bpf_map_elem program walks.
+	PrefixIterTarget = "gadget_mapelem_iter_target_"
 
 	// markerSep separates the parts of a marker name.
 	markerSep = "___"
@@ -53,6 +56,9 @@ type Spec struct {
 	Vars     []*VarSpec
 	// TracerMaps are the maps named by gadget_map_tracer_ markers.
 	TracerMaps []string
+	// IterTargets maps an iterator program to the map it walks, from
+	// gadget_mapelem_iter_target_<prog>___<map> markers (nil if none).
+	IterTargets map[string]string
 }
 
 // Tracer is a datasource fed by a ring buffer or perf event array.
@@ -63,6 +69,10 @@ type Tracer struct {
 	MapName string
 	// StructName is the BTF struct of an event.
 	StructName string
+	// Rest is the dynamic Bytes field receiving the bytes that follow the
+	// struct in a sample (ebpf.rest.name), nil if none; RestLen is the
+	// struct field holding their valid length (ebpf.rest.len), or nil.
+	Rest, RestLen *datasource.Field
 }
 
 // IterSpec is a datasource fed by 1 to 3 iter/* programs, each writing
@@ -200,6 +210,13 @@ func FromCollectionSpec(cs *ebpf.CollectionSpec, meta *metadata.Gadget) (*Spec, 
 				return nil, err
 			}
 			s.MapIters = append(s.MapIters, mi)
+		case strings.HasPrefix(name, PrefixIterTarget):
+			if err := checkMarker(v); err != nil {
+				return nil, err
+			}
+			if err := s.parseIterTarget(name); err != nil {
+				return nil, err
+			}
 		case strings.HasPrefix(name, PrefixVar):
 			vs, err := parseVar(cs, v)
 			if err != nil {
@@ -293,7 +310,43 @@ func (s *Spec) parseTracer(marker string) (*Tracer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("marker %s: %w", marker, err)
 	}
-	return &Tracer{DataSource: ds, MapName: mapName, StructName: structName}, nil
+	t := &Tracer{DataSource: ds, MapName: mapName, StructName: structName}
+	if err := s.addRest(t); err != nil {
+		return nil, fmt.Errorf("marker %s: %w", marker, err)
+	}
+	return t, nil
+}
+
+// addRest adds the trailing-data field named by the datasource annotation
+// ebpf.rest.name: the bytes a sample carries after the struct (a packet
+// appended by bpf_perf_event_output, for instance). ebpf.rest.len names an
+// integer field of the struct holding the valid length.
+func (s *Spec) addRest(t *Tracer) error {
+	ds := t.DataSource
+	name := ds.Annotations["ebpf.rest.name"]
+	if name == "" {
+		return nil
+	}
+	f, err := ds.AddField(nil, name, datasource.Bytes, datasource.FlagHidden)
+	if err != nil {
+		return fmt.Errorf("ebpf.rest.name: %w", err)
+	}
+	f.Tags = []string{"name:" + name, "src:ebpf", "role:rest"}
+	for k, v := range s.Metadata.FieldAnnotations(ds.Name, name) {
+		f.Annotations[k] = v
+	}
+	if v, ok := f.Annotations[annHidden]; ok && v != "true" {
+		f.Flags &^= datasource.FlagHidden
+	}
+	t.Rest = f
+	if lenName := ds.Annotations["ebpf.rest.len"]; lenName != "" {
+		lf := ds.Field(lenName)
+		if lf == nil || !lf.Kind.IsInteger() || lf.Flags&datasource.FlagStatic == 0 {
+			return fmt.Errorf("ebpf.rest.len: %q is not an integer field of the event struct", lenName)
+		}
+		t.RestLen = lf
+	}
+	return nil
 }
 
 func (s *Spec) parseIter(marker string) (*IterSpec, error) {
@@ -362,6 +415,33 @@ func (s *Spec) parseMapIter(marker string) (*MapIterSpec, error) {
 	}
 	return &MapIterSpec{DataSource: ds, MapName: mapName, KeyStruct: ks.Name, ValueStruct: vs.Name,
 		KeySize: ks.Size, ValueSize: vs.Size}, nil
+}
+
+// parseIterTarget records the map of an iter/bpf_map_elem program.
+func (s *Spec) parseIterTarget(marker string) error {
+	parts, err := splitMarker(marker, PrefixIterTarget, 2, 2, "<program> and <map>")
+	if err != nil {
+		return err
+	}
+	prog, mapName := parts[0], parts[1]
+	ps := s.Collection.Programs[prog]
+	if ps == nil {
+		return markerErr(marker, "program %s not found", prog)
+	}
+	if ps.Type != ebpf.Tracing || ps.AttachType != ebpf.AttachTraceIter {
+		return markerErr(marker, "program %s (section %s) is not an iter/ program", prog, ps.SectionName)
+	}
+	if s.Collection.Maps[mapName] == nil {
+		return markerErr(marker, "map %s not found", mapName)
+	}
+	if prev, ok := s.IterTargets[prog]; ok {
+		return markerErr(marker, "program %s already targets map %s", prog, prev)
+	}
+	if s.IterTargets == nil {
+		s.IterTargets = map[string]string{}
+	}
+	s.IterTargets[prog] = mapName
+	return nil
 }
 
 // parseVar accepts either a const volatile variable named gadget_var_<name>

@@ -57,8 +57,8 @@ func TestTracerFields(t *testing.T) {
 		t.Fatalf("tracer = %q/%q/%q", tr.DataSource.Name, tr.MapName, tr.StructName)
 	}
 	ds := tr.DataSource
-	if ds.Type != datasource.TypeSingle || ds.StaticSize != 248 {
-		t.Errorf("ds type %v size %d, want single 248", ds.Type, ds.StaticSize)
+	if ds.Type != datasource.TypeSingle || ds.StaticSize != 256 {
+		t.Errorf("ds type %v size %d, want single 256", ds.Type, ds.StaticSize)
 	}
 
 	const (
@@ -117,6 +117,14 @@ func TestTracerFields(t *testing.T) {
 			map[string]string{"columns.width": "18", "columns.maxwidth": "28"}},
 		{"tiny", datasource.Int8, 232, 1, 0, []string{"type:__s8"}, map[string]string{}},
 		{"big", datasource.Int64, 240, 8, 0, []string{"type:__s64"}, map[string]string{}},
+		{"perms_raw", datasource.Uint32, 248, 4, 0, []string{"enum:perm_set"}, map[string]string{}},
+	}
+
+	if f := ds.Field("kind_raw"); f.Bitfield || !slices.Equal(f.Enum, []datasource.EnumValue{{Name: "OP_OPEN", Value: 1}, {Name: "OP_CLOSE", Value: 2}}) {
+		t.Errorf("kind_raw: enum %v bitfield %v", f.Enum, f.Bitfield)
+	}
+	if f := ds.Field("perms_raw"); !f.Bitfield || len(f.Enum) != 3 || f.Enum[2] != (datasource.EnumValue{Name: "PERM_EXEC", Value: 4}) {
+		t.Errorf("perms_raw: enum %v bitfield %v", f.Enum, f.Bitfield)
 	}
 
 	var names []string
@@ -375,6 +383,9 @@ func TestOtherMarkers(t *testing.T) {
 	if !slices.Equal(s.TracerMaps, []string{"events"}) {
 		t.Errorf("tracer maps = %v", s.TracerMaps)
 	}
+	if !reflect.DeepEqual(s.IterTargets, map[string]string{"ig_iter_elems": "counts"}) {
+		t.Errorf("iter targets = %v", s.IterTargets)
+	}
 }
 
 func TestBadMarkers(t *testing.T) {
@@ -394,6 +405,10 @@ func TestBadMarkers(t *testing.T) {
 		{"BAD_PARAM_TYPE", ErrInvalidParam, []string{"gadget_param_pair_param", "unsupported type"}},
 		{"BAD_ITER_PROG", ErrInvalidMarker, []string{"gadget_iter_x___gadget_process___nosuchprog", "program nosuchprog not found"}},
 		{"BAD_MAPITER_NOT_STRUCT", ErrInvalidMarker, []string{"gadget_mapiter_bad___plain_hash", "struct key"}},
+		{"BAD_TARGET_PROG", ErrInvalidMarker, []string{"gadget_mapelem_iter_target_nosuchprog___counts", "program nosuchprog not found"}},
+		{"BAD_TARGET_NOT_ITER", ErrInvalidMarker, []string{"gadget_mapelem_iter_target_ig_open___counts", "not an iter/ program"}},
+		{"BAD_TARGET_MAP", ErrInvalidMarker, []string{"gadget_mapelem_iter_target_ig_iter_elems___nosuchmap", "map nosuchmap not found"}},
+		{"BAD_TARGET_DUP", ErrInvalidMarker, []string{"already targets map"}},
 		{"BAD_DUP_DS", ErrInvalidMarker, []string{"gadget_tracer_procs___events___event", `datasource "procs" already declared`}},
 	}
 	for _, tt := range tests {

@@ -3,12 +3,16 @@ package loader
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"os"
+	"runtime"
+	"slices"
 	"strings"
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/features"
 	"github.com/cilium/ebpf/link"
+	"golang.org/x/sys/unix"
 
 	"github.com/gadgetkit/ig/internal/gadgetspec"
 )
@@ -80,34 +84,145 @@ func probeProgram(ps *ebpf.ProgramSpec) error {
 	return nil
 }
 
-// Attach attaches every program by its section name. On error, the links
-// made by this call are closed again. Programs disabled with
-// [DisabledTarget] are skipped.
+// Attach attaches every program by its section name. On error, what this
+// call made is closed again. Programs disabled with [DisabledTarget] are
+// skipped, and so are iter/ programs: the iterator code runs them.
+//
+// Socket filter programs are attached in the network namespace of the
+// calling thread (normally ig's), classifier programs to each interface of
+// [Options.Interfaces], looked up in that namespace as well; see
+// [Gadget.AttachNetns] and [Gadget.AttachInterface] for other namespaces.
 func (g *Gadget) Attach() error {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if g.closed {
 		return fmt.Errorf("attach: %w", ErrClosed)
 	}
-	var made []link.Link
+	// Interfaces and sockets are resolved in the calling thread's network
+	// namespace: keep the goroutine on it.
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+
+	var made attachment
 	for _, name := range sortedKeys(g.coll.Programs) {
 		ps := g.collSpec.Programs[name]
-		l, err := g.attach(name, ps, g.coll.Programs[name])
-		if err != nil {
-			for _, l := range made {
-				l.Close()
-			}
+		switch {
+		case ps.Type == ebpf.Tracing && ps.AttachType == ebpf.AttachTraceIter:
+			continue // run by the iterator code
+		case ps.Type == ebpf.SocketFilter, ps.Type == ebpf.SchedCLS:
+			continue // attached together below
+		}
+		if err := g.attach(name, ps, g.coll.Programs[name], &made); err != nil {
+			made.close()
 			return err
 		}
-		if l != nil {
-			made = append(made, l)
+	}
+	if cls := g.programsOfType(ebpf.SchedCLS); len(cls) > 0 {
+		if len(g.interfaces) == 0 {
+			made.close()
+			return fmt.Errorf("attach program %s (%s): classifier programs need a network interface (--iface)",
+				cls[0].name, cls[0].spec.SectionName)
+		}
+		for _, ifname := range g.interfaces {
+			if err := attachClassifiers(cls, ifname, &made); err != nil {
+				made.close()
+				return err
+			}
 		}
 	}
-	g.links = append(g.links, made...)
+	if len(g.programsOfType(ebpf.SocketFilter)) > 0 {
+		// Last, so that nothing needs undoing after it succeeded.
+		if _, err := g.attachNetnsLocked(""); err != nil {
+			made.close()
+			return err
+		}
+	}
+	g.links = append(g.links, made.links...)
+	g.att.perfFDs = append(g.att.perfFDs, made.perfFDs...)
 	return nil
 }
 
-func (g *Gadget) attach(name string, ps *ebpf.ProgramSpec, prog *ebpf.Program) (link.Link, error) {
+// attachment collects what one Attach call made so that it can be undone
+// as a whole.
+type attachment struct {
+	links   []link.Link
+	perfFDs []int
+}
+
+// close closes everything in a, links first.
+func (a *attachment) close() error {
+	var errs []error
+	for _, l := range a.links {
+		if err := l.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("close link: %w", err))
+		}
+	}
+	for _, fd := range a.perfFDs {
+		if err := unix.Close(fd); err != nil {
+			errs = append(errs, fmt.Errorf("close perf event: %w", err))
+		}
+	}
+	a.links, a.perfFDs = nil, nil
+	return errors.Join(errs...)
+}
+
+// attachState is what Attach, AttachNetns and AttachInterface made besides
+// Gadget.links. It is guarded by Gadget.mu.
+type attachState struct {
+	// perfFDs are the perf events of perf_event programs.
+	perfFDs []int
+	// netns holds the socket filter sockets by network namespace inode.
+	netns map[uint64]*netnsSockets
+	// ifaces are the classifier links made by AttachInterface.
+	ifaces map[*attachment]bool
+}
+
+// release closes every perf event, socket and interface link: the part
+// of [Gadget.Detach] and [Gadget.Close] beyond Gadget.links.
+func (s *attachState) release() []error {
+	var errs []error
+	for _, fd := range s.perfFDs {
+		if err := unix.Close(fd); err != nil {
+			errs = append(errs, fmt.Errorf("close perf event: %w", err))
+		}
+	}
+	s.perfFDs = nil
+	for a := range s.ifaces {
+		if err := a.close(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	s.ifaces = nil
+	for _, ino := range slices.Sorted(maps.Keys(s.netns)) {
+		if err := s.netns[ino].close(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	s.netns = nil
+	return errs
+}
+
+// namedProgram is a loaded program with its name and spec.
+type namedProgram struct {
+	name string
+	spec *ebpf.ProgramSpec
+	prog *ebpf.Program
+}
+
+// programsOfType returns the loaded programs of type t, sorted by name.
+func (g *Gadget) programsOfType(t ebpf.ProgramType) []namedProgram {
+	var out []namedProgram
+	for _, name := range sortedKeys(g.coll.Programs) {
+		if ps := g.collSpec.Programs[name]; ps.Type == t {
+			out = append(out, namedProgram{name, ps, g.coll.Programs[name]})
+		}
+	}
+	return out
+}
+
+// attach attaches one program by its section, adding what it made to
+// made.
+func (g *Gadget) attach(name string, ps *ebpf.ProgramSpec, prog *ebpf.Program, made *attachment) error {
 	section := ps.SectionName
 	kind, target := splitSection(section)
 	if o := attachOverride(g.spec, name); o != "" {
@@ -116,53 +231,50 @@ func (g *Gadget) attach(name string, ps *ebpf.ProgramSpec, prog *ebpf.Program) (
 	wrap := func(err error) error {
 		return fmt.Errorf("attach program %s (%s): %w", name, section, err)
 	}
+	var (
+		l   link.Link
+		err error
+	)
 	switch kind {
 	case "tracepoint", "tp":
 		group, event, ok := strings.Cut(target, "/")
 		if !ok || group == "" || event == "" {
-			return nil, wrap(fmt.Errorf("tracepoint %q is not <category>/<name>", target))
+			return wrap(fmt.Errorf("tracepoint %q is not <category>/<name>", target))
 		}
-		l, err := link.Tracepoint(group, event, prog, nil)
-		if err != nil {
-			return nil, wrap(err)
-		}
-		return l, nil
+		l, err = link.Tracepoint(group, event, prog, nil)
 	case "raw_tracepoint", "raw_tp":
-		l, err := link.AttachRawTracepoint(link.RawTracepointOptions{Name: target, Program: prog})
-		if err != nil {
-			return nil, wrap(err)
-		}
-		return l, nil
+		l, err = link.AttachRawTracepoint(link.RawTracepointOptions{Name: target, Program: prog})
 	case "tp_btf", "fentry", "fexit", "fmod_ret":
-		l, err := link.AttachTracing(link.TracingOptions{Program: prog, AttachType: ps.AttachType})
-		if err != nil {
-			if kind != "tp_btf" && errors.Is(err, ErrNotSupported) {
-				return nil, &FeatureError{Op: "attach", Program: name, Section: section,
-					Feature: "fentry/fexit programs", Detail: "BPF trampolines", Err: err}
-			}
-			return nil, wrap(err)
+		l, err = link.AttachTracing(link.TracingOptions{Program: prog, AttachType: ps.AttachType})
+		if err != nil && kind != "tp_btf" && errors.Is(err, ErrNotSupported) {
+			return &FeatureError{Op: "attach", Program: name, Section: section,
+				Feature: "fentry/fexit programs", Detail: "BPF trampolines", Err: err}
 		}
-		return l, nil
 	case "kprobe", "kretprobe":
-		var (
-			l   link.Link
-			err error
-		)
 		if kind == "kprobe" {
 			l, err = link.Kprobe(target, prog, nil)
 		} else {
 			l, err = link.Kretprobe(target, prog, nil)
 		}
-		if err != nil {
-			if !kprobesAvailable() {
-				return nil, &FeatureError{Op: "attach", Program: name, Section: section,
-					Feature: "kprobes", Detail: "CONFIG_KPROBES", Err: err}
-			}
-			return nil, wrap(err)
+		if err != nil && !kprobesAvailable() {
+			return &FeatureError{Op: "attach", Program: name, Section: section,
+				Feature: "kprobes", Detail: "CONFIG_KPROBES", Err: err}
 		}
-		return l, nil
+	case "uprobe", "uretprobe", "uprobe.s", "uretprobe.s":
+		l, err = attachUprobe(name, section, target, strings.HasPrefix(kind, "uretprobe"), prog)
+		if err != nil {
+			return err // already names the program
+		}
+	case "perf_event":
+		return g.attachPerfEvent(name, section, target, prog, made)
+	default:
+		return fmt.Errorf("attach: %w %q of program %s", ErrUnsupportedSection, section, name)
 	}
-	return nil, fmt.Errorf("attach: %w %q of program %s", ErrUnsupportedSection, section, name)
+	if err != nil {
+		return wrap(err)
+	}
+	made.links = append(made.links, l)
+	return nil
 }
 
 // kprobesAvailable reports whether the kernel can create kprobes: through

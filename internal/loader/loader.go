@@ -52,6 +52,10 @@ type Options struct {
 	// Vars holds values for gadget_var_ slots by name
 	// ([gadgetspec.VarSpec.Name]), in the Go type of the variable.
 	Vars map[string]any
+	// Constants sets const volatile globals by their C name, for the
+	// well-known ones the runtime owns (gadget_filter_by_mntns). A name the
+	// gadget does not declare is ignored: the gadget does not use it.
+	Constants map[string]any
 	// RingBufferSize, if not 0, replaces the size in bytes of every ring
 	// buffer tracer map. It must be a power of two and a multiple of the
 	// page size.
@@ -65,6 +69,10 @@ type Options struct {
 	// KernelTypes, if not nil, is the BTF used for CO-RE relocations
 	// instead of the running kernel's (e.g. from btfgen).
 	KernelTypes *btf.Spec
+	// Interfaces are the network interfaces, in the network namespace
+	// [Gadget.Attach] runs in, to which classifier programs attach (the
+	// CLI's --iface).
+	Interfaces []string
 }
 
 // Gadget is a loaded gadget: its collection, links and readers.
@@ -73,22 +81,37 @@ type Gadget struct {
 	collSpec *ebpf.CollectionSpec
 	coll     *ebpf.Collection
 	readers  []*Reader
+	fetchers []Fetcher
 	// disabled programs were removed from the collection.
 	disabled map[string]bool
 
 	mu     sync.Mutex
 	links  []link.Link
 	closed bool
+	// interfaces are Options.Interfaces.
+	interfaces []string
+	// att is what Attach and friends made besides links.
+	att attachState
 }
 
 // Load loads spec into the kernel; see the package documentation. The
 // returned Gadget must be closed.
 func Load(spec *gadgetspec.Spec, opts Options) (*Gadget, error) {
+	if err := checkFetchers(spec); err != nil {
+		return nil, fmt.Errorf("load gadget: %w", err)
+	}
 	cs := spec.Collection.Copy()
-	g := &Gadget{spec: spec, collSpec: cs, disabled: map[string]bool{}}
+	g := &Gadget{spec: spec, collSpec: cs, disabled: map[string]bool{}, interfaces: slices.Clone(opts.Interfaces)}
 
 	if err := setParams(spec, cs, opts); err != nil {
 		return nil, err
+	}
+	for name, v := range opts.Constants {
+		if vs := cs.Variables[name]; vs != nil {
+			if err := vs.Set(v); err != nil {
+				return nil, fmt.Errorf("load gadget: set %s: %w", name, err)
+			}
+		}
 	}
 	if err := sizeMaps(spec, cs, opts); err != nil {
 		return nil, err
@@ -131,6 +154,10 @@ func Load(spec *gadgetspec.Spec, opts Options) (*Gadget, error) {
 			return nil, fmt.Errorf("load gadget: tracer %s: %w", t.DataSource.Name, err)
 		}
 		g.readers = append(g.readers, r)
+	}
+	if g.fetchers, err = newFetchers(spec, coll); err != nil {
+		g.Close()
+		return nil, fmt.Errorf("load gadget: %w", err)
 	}
 	return g, nil
 }
@@ -257,8 +284,10 @@ func (g *Gadget) Collection() *ebpf.Collection { return g.coll }
 // Readers returns one reader per tracer, in the order of spec.Tracers.
 func (g *Gadget) Readers() []*Reader { return g.readers }
 
-// Detach closes every link, so the programs stop producing events, and
-// leaves the readers and maps open so what is buffered can still be read.
+// Detach closes every link, perf event and socket (also those of
+// [Gadget.AttachNetns] and [Gadget.AttachInterface]), so the programs stop
+// producing events, and leaves the readers and maps open so what is
+// buffered can still be read.
 func (g *Gadget) Detach() error {
 	g.mu.Lock()
 	defer g.mu.Unlock()
@@ -269,6 +298,7 @@ func (g *Gadget) Detach() error {
 		}
 	}
 	g.links = nil
+	errs = append(errs, g.att.release()...)
 	return errors.Join(errs...)
 }
 
@@ -282,6 +312,9 @@ func (g *Gadget) Close() error {
 	}
 	g.closed = true
 	var errs []error
+	if err := closeFetchers(g.fetchers); err != nil {
+		errs = append(errs, err)
+	}
 	for _, r := range g.readers {
 		if err := r.Close(); err != nil {
 			errs = append(errs, fmt.Errorf("close reader %s: %w", r.ds.Name, err))
@@ -293,6 +326,7 @@ func (g *Gadget) Close() error {
 		}
 	}
 	g.links = nil
+	errs = append(errs, g.att.release()...)
 	if g.coll != nil {
 		g.coll.Close()
 	}

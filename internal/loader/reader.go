@@ -36,6 +36,8 @@ type Reader struct {
 	lostMu  sync.Mutex
 	lostMap *ebpf.Map
 	lostBuf []uint64
+	// lostPrev is the counters' value at the previous Lost call.
+	lostPrev []uint64
 }
 
 func newReader(coll *ebpf.Collection, t *gadgetspec.Tracer, perfPages int) (*Reader, error) {
@@ -137,9 +139,10 @@ func (r *Reader) SetDeadline(t time.Time) {
 }
 
 // Lost returns the number of events lost since the previous call: for a
-// ring buffer, the sum of the per-CPU <map>_lost_samples counters (which
-// are reset; 0 without such a map); for a perf array, the lost samples
-// reported by the kernel in records read so far.
+// ring buffer, what the per-CPU <map>_lost_samples counters grew by (0
+// without such a map); for a perf array, the lost samples reported by the
+// kernel in records read so far. The kernel counters are never written
+// from user space, so no increment can slip between a read and a reset.
 func (r *Reader) Lost() (uint64, error) {
 	if r.pr != nil {
 		return r.perfLost.Swap(0), nil
@@ -153,16 +156,13 @@ func (r *Reader) Lost() (uint64, error) {
 	if err := r.lostMap.Lookup(&key, r.lostBuf); err != nil {
 		return 0, fmt.Errorf("read %s_lost_samples: %w", r.mapName, err)
 	}
+	if r.lostPrev == nil {
+		r.lostPrev = make([]uint64, len(r.lostBuf))
+	}
 	var sum uint64
 	for i, v := range r.lostBuf {
-		sum += v
-		r.lostBuf[i] = 0
-	}
-	if sum == 0 {
-		return 0, nil
-	}
-	if err := r.lostMap.Update(&key, r.lostBuf, ebpf.UpdateExist); err != nil {
-		return sum, fmt.Errorf("reset %s_lost_samples: %w", r.mapName, err)
+		sum += v - r.lostPrev[i]
+		r.lostPrev[i] = v
 	}
 	return sum, nil
 }

@@ -16,7 +16,7 @@ import (
 // records: after Flush delivered everything buffered, or after Close.
 var ErrSourceDone = errors.New("source done")
 
-// Source produces records of one datasource.
+// Source produces a stream of records of one datasource (a tracer).
 type Source interface {
 	DataSource() *datasource.DataSource
 	// ReadInto blocks until a record is available and copies it into rec.
@@ -31,13 +31,44 @@ type Source interface {
 	Flush() error
 }
 
-// Batch is a run of records of one datasource.
+// ArraySource produces whole arrays of records (a snapshot, one drain of
+// a map), one per fetch.
+type ArraySource interface {
+	DataSource() *datasource.DataSource
+	// Fetch appends one array: next returns the record to fill.
+	Fetch(next func() *datasource.Record) (int, error)
+}
+
+// Input is one source and the stages its records go through, in order.
+// Exactly one of Source and Array is set.
+type Input struct {
+	Source Source
+	Array  ArraySource
+	Stages []Stage
+	// Interval between fetches of an array source; 0 fetches once
+	// immediately. Count limits the number of fetches (0: unlimited).
+	Interval time.Duration
+	Count    int
+	// FetchOnStop makes an array source fetch once more when stopping.
+	FetchOnStop bool
+}
+
+func (in *Input) ds() *datasource.DataSource {
+	if in.Source != nil {
+		return in.Source.DataSource()
+	}
+	return in.Array.DataSource()
+}
+
+// Batch is a run of records of one datasource. For array sources, a batch
+// is one whole array.
 type Batch struct {
 	DS      *datasource.DataSource
 	Records []*datasource.Record
 	// pool keeps every record ever allocated for this batch so dropping a
 	// record (compacting Records) does not lose its memory.
-	pool []*datasource.Record
+	pool  []*datasource.Record
+	input int
 }
 
 // Keep drops every record for which keep returns false, preserving order.
@@ -49,6 +80,22 @@ func (b *Batch) Keep(keep func(*datasource.Record) bool) {
 		}
 	}
 	b.Records = out
+}
+
+// next returns the record slot after the batch's current records,
+// allocating it only the first time the batch grows that long. Records is
+// only ever built by appending pool entries in order, so Records[i] is
+// pool[i] while a batch fills.
+func (b *Batch) next() *datasource.Record {
+	n := len(b.Records)
+	if n < len(b.pool) {
+		b.Records = append(b.Records, b.pool[n])
+		return b.pool[n]
+	}
+	r := b.DS.NewRecord()
+	b.pool = append(b.pool, r)
+	b.Records = append(b.Records, r)
+	return r
 }
 
 // Stage processes batches. Stages run in one goroutine, in order; a stage
@@ -64,13 +111,18 @@ type Flusher interface {
 
 // Config tunes the pipeline. The zero value is usable.
 type Config struct {
-	// BatchSize is the maximum number of records per batch (default 256).
+	// BatchSize is the maximum number of records per stream batch
+	// (default 256).
 	BatchSize int
 	// Linger is how long a reader waits to fill a non-empty batch before
 	// handing it on (default 20ms).
 	Linger time.Duration
 	// Queue is the number of batches in flight per source (default 8).
 	Queue int
+	// Tick, if not zero, runs OnTick every Tick in the processing
+	// goroutine (between batches), and once more at the end.
+	Tick   time.Duration
+	OnTick func()
 }
 
 func (c Config) withDefaults() Config {
@@ -94,11 +146,10 @@ type Stats struct {
 	Batches uint64
 }
 
-// Pipeline is a set of sources and the stages their records go through.
+// Pipeline is a set of inputs and the stages their records go through.
 type Pipeline struct {
-	cfg     Config
-	sources []Source
-	stages  []Stage
+	cfg    Config
+	inputs []Input
 	// stopHook runs once when the context ends, before sources are flushed.
 	stopHook func()
 	records  atomic.Uint64
@@ -107,8 +158,8 @@ type Pipeline struct {
 
 // New returns a pipeline. stopHook, if not nil, runs when the context ends,
 // before the sources are flushed (the runtime detaches programs there).
-func New(cfg Config, sources []Source, stages []Stage, stopHook func()) *Pipeline {
-	return &Pipeline{cfg: cfg.withDefaults(), sources: sources, stages: stages, stopHook: stopHook}
+func New(cfg Config, inputs []Input, stopHook func()) *Pipeline {
+	return &Pipeline{cfg: cfg.withDefaults(), inputs: inputs, stopHook: stopHook}
 }
 
 // Stats returns the counters so far.
@@ -116,50 +167,62 @@ func (p *Pipeline) Stats() Stats {
 	return Stats{Records: p.records.Load(), Batches: p.batches.Load()}
 }
 
-// Run moves records until ctx ends and every source is drained, or until a
-// stage or source fails. It returns the first error.
+// Run moves records until ctx ends and every source is drained, or until
+// every source is done by itself (one-shot snapshots), or until a stage or
+// source fails. It returns the first error.
 func (p *Pipeline) Run(ctx context.Context) error {
-	if len(p.sources) == 0 {
+	if len(p.inputs) == 0 {
 		return errors.New("pipeline: no sources")
 	}
-	full := make(chan *Batch, p.cfg.Queue*len(p.sources))
-	free := make([]chan *Batch, len(p.sources))
-	errc := make(chan error, len(p.sources)+1)
+	full := make(chan *Batch, p.cfg.Queue*len(p.inputs))
+	free := make([]chan *Batch, len(p.inputs))
+	errc := make(chan error, len(p.inputs)+1)
 
-	var readers sync.WaitGroup
-	for i, src := range p.sources {
-		free[i] = make(chan *Batch, p.cfg.Queue)
-		for j := 0; j < p.cfg.Queue; j++ {
-			free[i] <- &Batch{DS: src.DataSource()}
-		}
-		readers.Add(1)
-		go func(src Source, free chan *Batch) {
-			defer readers.Done()
-			if err := p.read(src, free, full); err != nil {
-				errc <- fmt.Errorf("read %s: %w", src.DataSource().Name, err)
-			}
-		}(src, free[i])
-	}
-
-	// Stop: on context end (or a failure), detach and flush the sources.
-	stopped := make(chan struct{})
+	stopping := make(chan struct{})
 	var stopOnce sync.Once
 	stop := func() {
 		stopOnce.Do(func() {
 			if p.stopHook != nil {
 				p.stopHook()
 			}
-			for _, s := range p.sources {
-				_ = s.Flush()
+			close(stopping)
+			for _, in := range p.inputs {
+				if in.Source != nil {
+					_ = in.Source.Flush()
+				}
 			}
-			close(stopped)
 		})
 	}
+
+	var readers sync.WaitGroup
+	for i := range p.inputs {
+		in := &p.inputs[i]
+		free[i] = make(chan *Batch, p.cfg.Queue)
+		for j := 0; j < p.cfg.Queue; j++ {
+			free[i] <- &Batch{DS: in.ds(), input: i}
+		}
+		readers.Add(1)
+		go func() {
+			defer readers.Done()
+			var err error
+			if in.Source != nil {
+				err = p.read(in.Source, free[i], full)
+			} else {
+				err = p.fetch(in, free[i], full, stopping)
+			}
+			if err != nil {
+				errc <- fmt.Errorf("read %s: %w", in.ds().Name, err)
+			}
+		}()
+	}
+
+	runDone := make(chan struct{})
+	defer close(runDone)
 	go func() {
 		select {
 		case <-ctx.Done():
 			stop()
-		case <-stopped:
+		case <-runDone:
 		}
 	}()
 	go func() {
@@ -168,27 +231,42 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	}()
 
 	// Process in this goroutine.
+	var tick <-chan time.Time
+	if p.cfg.Tick > 0 && p.cfg.OnTick != nil {
+		t := time.NewTicker(p.cfg.Tick)
+		defer t.Stop()
+		tick = t.C
+	}
 	var firstErr error
-	owner := make(map[*datasource.DataSource]chan *Batch, len(p.sources))
-	for i, s := range p.sources {
-		owner[s.DataSource()] = free[i]
+loop:
+	for {
+		select {
+		case b, ok := <-full:
+			if !ok {
+				break loop
+			}
+			if firstErr == nil {
+				if firstErr = p.process(b); firstErr != nil {
+					go stop()
+				}
+			}
+			p.batches.Add(1)
+			free[b.input] <- b
+		case <-tick:
+			p.cfg.OnTick()
+		}
 	}
-	for b := range full {
-		if firstErr == nil {
-			firstErr = p.process(b)
-			if firstErr != nil {
-				go stop()
+	for _, in := range p.inputs {
+		for _, st := range in.Stages {
+			if f, ok := st.(Flusher); ok {
+				if err := f.Flush(); err != nil && firstErr == nil {
+					firstErr = err
+				}
 			}
 		}
-		p.batches.Add(1)
-		owner[b.DS] <- b
 	}
-	for _, st := range p.stages {
-		if f, ok := st.(Flusher); ok {
-			if err := f.Flush(); err != nil && firstErr == nil {
-				firstErr = err
-			}
-		}
+	if p.cfg.OnTick != nil {
+		p.cfg.OnTick()
 	}
 	stop()
 	close(errc)
@@ -201,8 +279,8 @@ func (p *Pipeline) Run(ctx context.Context) error {
 }
 
 func (p *Pipeline) process(b *Batch) error {
-	for _, st := range p.stages {
-		if len(b.Records) == 0 {
+	for _, st := range p.inputs[b.input].Stages {
+		if len(b.Records) == 0 && b.DS.Type != datasource.TypeArray {
 			return nil
 		}
 		if err := st.Process(b); err != nil {
@@ -212,9 +290,8 @@ func (p *Pipeline) process(b *Batch) error {
 	return nil
 }
 
-// read fills batches from src until the source is done.
+// read fills batches from a stream source until it is done.
 func (p *Pipeline) read(src Source, free <-chan *Batch, full chan<- *Batch) error {
-	ds := src.DataSource()
 	b := <-free
 	b.Records = b.Records[:0]
 	lingering := false
@@ -224,11 +301,13 @@ func (p *Pipeline) read(src Source, free <-chan *Batch, full chan<- *Batch) erro
 		b.Records = b.Records[:0]
 	}
 	for {
-		rec := b.next(ds)
+		rec := b.next()
 		err := src.ReadInto(rec)
+		if err != nil {
+			b.Records = b.Records[:len(b.Records)-1]
+		}
 		switch {
 		case err == nil:
-			b.Records = append(b.Records, rec)
 			p.records.Add(1)
 			if len(b.Records) == 1 && !lingering {
 				src.SetDeadline(time.Now().Add(p.cfg.Linger))
@@ -259,16 +338,50 @@ func (p *Pipeline) read(src Source, free <-chan *Batch, full chan<- *Batch) erro
 	}
 }
 
-// next returns the record slot after the batch's current records,
-// allocating it only the first time the batch grows that long.
-func (b *Batch) next(ds *datasource.DataSource) *datasource.Record {
-	n := len(b.Records)
-	// Records may have been compacted by a stage in an earlier round; the
-	// pool still owns every record, so rebuild the slot list from it.
-	if n < len(b.pool) {
-		return b.pool[n]
+// fetch runs an array source on its schedule until its count is reached
+// or the pipeline stops.
+func (p *Pipeline) fetch(in *Input, free <-chan *Batch, full chan<- *Batch, stopping <-chan struct{}) error {
+	one := func() error {
+		b := <-free
+		b.Records = b.Records[:0]
+		n, err := in.Array.Fetch(b.next)
+		b.Records = b.Records[:n]
+		if err != nil {
+			return err
+		}
+		p.records.Add(uint64(n))
+		full <- b
+		return nil
 	}
-	r := ds.NewRecord()
-	b.pool = append(b.pool, r)
-	return r
+	var ticker *time.Ticker
+	if in.Interval > 0 {
+		ticker = time.NewTicker(in.Interval)
+		defer ticker.Stop()
+	}
+	for done := 0; in.Count == 0 || done < in.Count; done++ {
+		if ticker != nil {
+			select {
+			case <-ticker.C:
+			case <-stopping:
+				if in.FetchOnStop {
+					return one()
+				}
+				return nil
+			}
+		} else {
+			select {
+			case <-stopping:
+				return nil
+			default:
+			}
+		}
+		if err := one(); err != nil {
+			return err
+		}
+		if ticker == nil && in.Count == 0 {
+			// Interval 0 and no count: one fetch, like a snapshot.
+			break
+		}
+	}
+	return nil
 }

@@ -86,7 +86,7 @@ func TestPipelineDeliversInOrderAndDrainsOnStop(t *testing.T) {
 	seq := src.ds.Field("seq")
 	c := &collect{seq: seq}
 	stopped := false
-	p := pipeline.New(pipeline.Config{BatchSize: 64, Linger: time.Millisecond}, []pipeline.Source{src}, []pipeline.Stage{dropOdd{seq}, c}, func() { stopped = true })
+	p := pipeline.New(pipeline.Config{BatchSize: 64, Linger: time.Millisecond}, []pipeline.Input{{Source: src, Stages: []pipeline.Stage{dropOdd{seq}, c}}}, func() { stopped = true })
 
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error)
@@ -122,7 +122,7 @@ func (failing) Process(*pipeline.Batch) error { return os.ErrInvalid }
 
 func TestPipelineStopsOnStageError(t *testing.T) {
 	src := newFakeSource(100)
-	p := pipeline.New(pipeline.Config{}, []pipeline.Source{src}, []pipeline.Stage{failing{}}, nil)
+	p := pipeline.New(pipeline.Config{}, []pipeline.Input{{Source: src, Stages: []pipeline.Stage{failing{}}}}, nil)
 	errc := make(chan error)
 	go func() { errc <- p.Run(context.Background()) }()
 	select {
@@ -143,7 +143,7 @@ func (nop) Process(*pipeline.Batch) error { return nil }
 // source through one stage.
 func BenchmarkPipeline(b *testing.B) {
 	src := newFakeSource(b.N)
-	p := pipeline.New(pipeline.Config{}, []pipeline.Source{src}, []pipeline.Stage{nop{}}, nil)
+	p := pipeline.New(pipeline.Config{}, []pipeline.Input{{Source: src, Stages: []pipeline.Stage{nop{}}}}, nil)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error)
 	b.ReportAllocs()
@@ -156,4 +156,91 @@ func BenchmarkPipeline(b *testing.B) {
 	cancel()
 	<-done
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N), "ns/event")
+}
+
+// fakeArray returns arrays of n records numbered by fetch.
+type fakeArray struct {
+	ds      *datasource.DataSource
+	n       int
+	fetches int
+}
+
+func (a *fakeArray) DataSource() *datasource.DataSource { return a.ds }
+func (a *fakeArray) Fetch(next func() *datasource.Record) (int, error) {
+	a.fetches++
+	for i := 0; i < a.n; i++ {
+		var raw [8]byte
+		binary.NativeEndian.PutUint64(raw[:], uint64(a.fetches))
+		next().SetStatic(raw[:], a.ds.StaticSize)
+	}
+	return a.n, nil
+}
+
+type arrays struct {
+	seq   *datasource.Field
+	sizes []int
+	first []uint64
+}
+
+func (c *arrays) Process(b *pipeline.Batch) error {
+	c.sizes = append(c.sizes, len(b.Records))
+	c.first = append(c.first, c.seq.Uint64(b.Records[0]))
+	return nil
+}
+
+func TestArraySourceCountAndInterval(t *testing.T) {
+	src := newFakeSource(0)
+	arr := &fakeArray{ds: src.ds, n: 3}
+	c := &arrays{seq: src.ds.Field("seq")}
+	p := pipeline.New(pipeline.Config{}, []pipeline.Input{{Array: arr, Stages: []pipeline.Stage{c}, Interval: time.Millisecond, Count: 4}}, nil)
+	// With only array sources that have a count, Run returns by itself.
+	if err := p.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if len(c.sizes) != 4 {
+		t.Fatalf("%d arrays, want 4", len(c.sizes))
+	}
+	for i := range c.sizes {
+		if c.sizes[i] != 3 || c.first[i] != uint64(i+1) {
+			t.Errorf("array %d: %d records from fetch %d, want 3 from fetch %d", i, c.sizes[i], c.first[i], i+1)
+		}
+	}
+}
+
+func TestArraySourceOneShotAndFetchOnStop(t *testing.T) {
+	src := newFakeSource(0)
+	// One shot: interval 0, no count.
+	arr := &fakeArray{ds: src.ds, n: 2}
+	c := &arrays{seq: src.ds.Field("seq")}
+	if err := pipeline.New(pipeline.Config{}, []pipeline.Input{{Array: arr, Stages: []pipeline.Stage{c}}}, nil).Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if len(c.sizes) != 1 {
+		t.Fatalf("one-shot source fetched %d times", len(c.sizes))
+	}
+	// Unlimited with a long interval: stopping fetches once more.
+	arr = &fakeArray{ds: src.ds, n: 1}
+	c = &arrays{seq: src.ds.Field("seq")}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := pipeline.New(pipeline.Config{}, []pipeline.Input{{Array: arr, Stages: []pipeline.Stage{c}, Interval: time.Hour, FetchOnStop: true}}, nil).Run(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if len(c.sizes) != 1 {
+		t.Fatalf("fetch on stop: %d fetches, want 1", len(c.sizes))
+	}
+}
+
+func TestTick(t *testing.T) {
+	src := newFakeSource(0)
+	ticks := 0
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	p := pipeline.New(pipeline.Config{Tick: 5 * time.Millisecond, OnTick: func() { ticks++ }}, []pipeline.Input{{Source: src}}, nil)
+	if err := p.Run(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if ticks < 2 {
+		t.Fatalf("OnTick ran %d times", ticks)
+	}
 }

@@ -56,6 +56,12 @@ enum op_kind {
 	OP_CLOSE = 2,
 };
 
+enum perm_set {
+	PERM_READ = 1,
+	PERM_WRITE = 2,
+	PERM_EXEC = 4,
+};
+
 union addr {
 	__u32 v4;
 	__u8 v6[16];
@@ -80,6 +86,7 @@ struct event {
 	gadget_syscall syscall_raw;
 	__s8 tiny;
 	__s64 big;
+	enum perm_set perms_raw;
 };
 
 /* The tracer's ring buffer. */
@@ -142,6 +149,8 @@ MARKER(gadget_mapiter_counts___counts);
 MARKER(gadget_iter_procs___gadget_process___ig_iter_task);
 MARKER(gadget_snapshotter_oldprocs___gadget_process___ig_iter_task);
 MARKER(gadget_map_tracer_events);
+/* GADGET_ITER_TARGET_MAP: an iter/bpf_map_elem program and its map. */
+MARKER(gadget_mapelem_iter_target_ig_iter_elems___counts);
 /* An unknown gadget_ marker is ignored. */
 MARKER(gadget_frobnicator_whatever);
 
@@ -196,6 +205,22 @@ MARKER(gadget_param_pair_param);
 MARKER(gadget_mapiter_bad___plain_hash);
 #endif
 
+#ifdef BAD_TARGET_PROG
+MARKER(gadget_mapelem_iter_target_nosuchprog___counts);
+#endif
+
+#ifdef BAD_TARGET_NOT_ITER
+MARKER(gadget_mapelem_iter_target_ig_open___counts);
+#endif
+
+#ifdef BAD_TARGET_MAP
+MARKER(gadget_mapelem_iter_target_ig_iter_elems___nosuchmap);
+#endif
+
+#ifdef BAD_TARGET_DUP
+MARKER(gadget_mapelem_iter_target_ig_iter_elems___plain_hash);
+#endif
+
 #ifdef BAD_DUP_DS
 MARKER(gadget_tracer_procs___events___event);
 #endif
@@ -228,6 +253,12 @@ int ig_open(void *ctx)
 
 SEC("iter/task")
 int ig_iter_task(void *ctx)
+{
+	return 0;
+}
+
+SEC("iter/bpf_map_elem")
+int ig_iter_elems(void *ctx)
 {
 	return 0;
 }

@@ -82,6 +82,14 @@ int ig_socket(struct __sk_buff *skb)
 }
 #endif
 
+#ifdef WITH_XDP
+SEC("xdp")
+int ig_xdp(struct xdp_md *ctx)
+{
+	return XDP_PASS;
+}
+#endif
+
 #ifdef WITH_BAD_VERIFIER
 SEC("tracepoint/syscalls/sys_enter_getpid")
 int ig_bad(void *ctx)
