@@ -473,3 +473,31 @@ func TestBuildVmlinuxHeader(t *testing.T) {
 		t.Errorf("missing IG_VMLINUX_H: %v", err)
 	}
 }
+
+// Gadgets written against the kernel's UAPI headers instead of vmlinux.h
+// (as some upstream gadgets are) build too.
+func TestBuildUAPIHeaders(t *testing.T) {
+	requireTools(t, "clang", "llvm-strip", "bpftool")
+	dir := t.TempDir()
+	writeFiles(t, dir, map[string]string{
+		"gadget.yaml": "name: uapi\n",
+		"program.bpf.c": `#include <linux/bpf.h>
+#include <linux/if_ether.h>
+#include <bpf/bpf_helpers.h>
+#include <gadget/macros.h>
+struct event { __u32 len; };
+struct { __uint(type, BPF_MAP_TYPE_PERF_EVENT_ARRAY); __uint(key_size, 4); __uint(value_size, 4); } events SEC(".maps");
+GADGET_TRACER(pkts, events, event);
+SEC("socket1")
+int ig_uapi(struct __sk_buff *skb) { return ETH_P_IP == 0x0800 ? 0 : 1; }
+char LICENSE[] SEC("license") = "GPL";
+`,
+	})
+	var out bytes.Buffer
+	s := openTestStore(t)
+	opts := testBuildOptions(s, &out)
+	opts.Tag = "uapi"
+	if _, err := Build(context.Background(), dir, opts); err != nil {
+		t.Fatalf("%v\n%s", err, out.String())
+	}
+}

@@ -43,6 +43,11 @@ func (b *builder) buildEBPF(ctx context.Context, src string, cflags []string) (m
 			"-I" + include,
 			"-I" + vmlinuxDir,
 		}
+		// Gadgets written against the kernel's UAPI headers (<linux/bpf.h>
+		// rather than vmlinux.h) need the host's <asm/...> directory.
+		if dir := multiarchInclude(); dir != "" {
+			args = append(args, "-idirafter", dir)
+		}
 		// Paths end up in the BTF line info: map the temporary and the
 		// gadget directory to fixed names so that builds are reproducible.
 		args = append(args, prefixMap(b.tmp, "/ig-build")...)
@@ -169,4 +174,18 @@ func (b *builder) vmlinux(ctx context.Context) (string, error) {
 		return "", err
 	}
 	return dir, nil
+}
+
+// multiarchInclude returns the Debian multiarch include directory of the
+// build host (/usr/include/x86_64-linux-gnu), or "" if there is none.
+func multiarchInclude() string {
+	triple := map[string]string{"amd64": "x86_64-linux-gnu", "arm64": "aarch64-linux-gnu"}[runtime.GOARCH]
+	if triple == "" {
+		return ""
+	}
+	dir := filepath.Join("/usr/include", triple)
+	if _, err := os.Stat(dir); err != nil {
+		return ""
+	}
+	return dir
 }

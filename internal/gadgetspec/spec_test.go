@@ -437,3 +437,38 @@ func TestNoBTF(t *testing.T) {
 		t.Fatal("New succeeded on an ELF without BTF")
 	}
 }
+
+func TestTrailingData(t *testing.T) {
+	meta, err := metadata.Parse([]byte(`
+datasources:
+  open:
+    annotations:
+      ebpf.rest.name: payload
+      ebpf.rest.len: size
+    fields:
+      payload:
+        annotations:
+          json.skip: "true"
+`), "gadget.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr := mustSpec(t, meta).Tracers[0]
+	if tr.Rest == nil || tr.Rest.FullName != "payload" || tr.Rest.Kind != datasource.Bytes || tr.Rest.Payload == 0 {
+		t.Fatalf("rest field %+v", tr.Rest)
+	}
+	if tr.Rest.Flags&datasource.FlagHidden == 0 || tr.Rest.Annotations["json.skip"] != "true" {
+		t.Errorf("rest field flags %b annotations %v", tr.Rest.Flags, tr.Rest.Annotations)
+	}
+	if tr.RestLen == nil || tr.RestLen.FullName != "size" {
+		t.Errorf("rest length field %+v", tr.RestLen)
+	}
+
+	bad, err := metadata.Parse([]byte("datasources:\n  open:\n    annotations:\n      ebpf.rest.name: payload\n      ebpf.rest.len: fname\n"), "gadget.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := New(bytes.NewReader(fullObject(t)), bad); err == nil || !strings.Contains(err.Error(), "ebpf.rest.len") {
+		t.Errorf("a non-integer length field gave %v", err)
+	}
+}

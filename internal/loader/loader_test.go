@@ -323,7 +323,7 @@ func TestKprobe(t *testing.T) {
 	if len(g.links) != 0 {
 		t.Errorf("%d links left after a failed Attach", len(g.links))
 	}
-	t.Skipf("kprobes unavailable: %v", err)
+	t.Logf("kprobes unavailable, as expected on this kernel: %v", err)
 }
 
 func TestFentry(t *testing.T) {
@@ -345,7 +345,7 @@ func TestFentry(t *testing.T) {
 	if !strings.HasPrefix(err.Error(), want) {
 		t.Errorf("error %q\ndoes not start with %q", err, want)
 	}
-	t.Skipf("fentry unavailable: %v", err)
+	t.Logf("fentry unavailable, as expected on this kernel: %v", err)
 }
 
 func TestUnsupportedSection(t *testing.T) {

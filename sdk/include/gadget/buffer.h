@@ -29,7 +29,8 @@
 #ifndef GADGET_BUFFER_H
 #define GADGET_BUFFER_H
 
-#include <vmlinux.h>
+/* Usable with vmlinux.h or with the UAPI headers (see gadget/__base.h). */
+#include <gadget/__base.h>
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_core_read.h>
 

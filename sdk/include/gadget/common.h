@@ -4,7 +4,11 @@
 #ifndef GADGET_COMMON_H
 #define GADGET_COMMON_H
 
-#include <vmlinux.h>
+#include <gadget/__base.h>
+#ifndef __VMLINUX_H__
+#error "gadget/common.h reads struct task_struct: include <vmlinux.h>, not the UAPI headers"
+#endif
+
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_core_read.h>
 

@@ -6,14 +6,22 @@
  * map holding the mount namespaces of the selected containers (kept up to
  * date as containers come and go) and sets `gadget_filter_by_mntns` to true
  * in .rodata. Gadgets only call gadget_should_discard_mntns_id().
+ *
+ * The runtime creates the replacement from this declaration (HASH, 8-byte
+ * key, 4-byte value), growing max_entries if more containers are selected.
  */
 #ifndef GADGET_MNTNS_FILTER_H
 #define GADGET_MNTNS_FILTER_H
 
-#include <vmlinux.h>
+/* Usable with vmlinux.h or with the UAPI headers (see gadget/__base.h). */
+#include <gadget/__base.h>
 #include <bpf/bpf_helpers.h>
 
 #include <gadget/types.h>
+#ifdef __VMLINUX_H__
+/* gadget_get_current_mntns_id(), which gadgets use with this header. */
+#include <gadget/mntns.h>
+#endif
 
 const volatile bool gadget_filter_by_mntns = false;
 

@@ -6,11 +6,23 @@
  * below on a struct member is therefore how a gadget asks for a behaviour
  * (formatting, enrichment, column presets). The typedef NAME is the
  * contract; the underlying width is fixed and must not change.
+ *
+ * Conventions that need no typedef:
+ *   - a member of enum type also gets a string field with the enumerator's
+ *     name (the member is usually called <name>_raw and the string <name>);
+ *   - an enum whose type name ends in "_set" is a set of flags: the value is
+ *     rendered as the names of its bits joined by '|', e.g.
+ *         enum tcp_flags_set : __u8 { FIN = 0x01, SYN = 0x02, ... };
+ *         enum tcp_flags_set flags_raw;      -> "SYN|ACK"
+ *   - char[N] is a NUL-terminated string; other arrays are arrays (not
+ *     nested);
+ *   - members whose name starts with "__" are private and not shown.
  */
 #ifndef GADGET_TYPES_H
 #define GADGET_TYPES_H
 
-#include <vmlinux.h>
+/* Usable with vmlinux.h or with the UAPI headers (see gadget/__base.h). */
+#include <gadget/__base.h>
 
 /* vmlinux.h of recent kernels has TASK_COMM_LEN as an enumerator only. */
 #ifndef TASK_COMM_LEN
@@ -72,6 +84,7 @@ typedef __u64 gadget_histogram_slot__u64;
  */
 union gadget_ip_addr_t {
 	__u8 v6[16];
+	unsigned __int128 v6_raw; /* v6 as one value, e.g. to compare */
 	__u32 v4;
 };
 
@@ -112,5 +125,86 @@ struct gadget_process {
 	struct gadget_creds creds;
 	struct gadget_parent parent;
 };
+
+/*
+ * A user stack, filled by gadget_get_user_stack() (user_stack_map.h) and
+ * symbolised by the runtime. stack_id indexes the ig_ustack map; the other
+ * members identify the executable and the address space the addresses
+ * belong to, so that the runtime can find the right symbols even after the
+ * process is gone. All zero when collect_ustack is off.
+ */
+struct gadget_user_stack {
+	/* Executable: inode, device (kernel MAJOR/MINOR split) and mtime. */
+	__u64 inode; /* 0: no stack collected */
+	__u64 mtime_sec;
+	__u32 mtime_nsec;
+	__u32 major;
+	__u32 minor;
+	/* FNV-1a of the mm address, start_code and start_stack. */
+	__u32 base_addr_hash;
+	/* Id in ig_ustack; negative errno if the stack could not be taken. */
+	__s32 stack_id;
+	/*
+	 * Thread group id in the initial pid namespace, then the thread's pid
+	 * in the first two pid namespace levels with their inode numbers, so
+	 * that user space can map it to its own /proc.
+	 */
+	__u32 tgid_level0;
+	__u32 pid_level0;
+	__u32 pidns_level0;
+	__u32 pid_level1;
+	__u32 pidns_level1;
+	/* Correlation id of an OpenTelemetry profiler; 0 in this SDK. */
+	__u64 otel_correlation_id;
+	/* bpf_ktime_get_boot_ns() when the stack was taken. */
+	__u64 boot_timestamp;
+};
+
+/*
+ * The socket enricher's map contract (sockets-map.h declares the map).
+ *
+ * The runtime fills `gadget_sockets` with one entry per open TCP or UDP
+ * socket, keyed by where packets are seen: network namespace inode, address
+ * family, IP protocol and local port. The value says which process owns
+ * the socket. Padding is explicit and always zero, so a key built with
+ * `= {}` matches the runtime's.
+ *
+ * This layout is this SDK's own. Images built against Inspektor Gadget's
+ * headers use a different value layout; loading them with a socket
+ * enricher fails with a map incompatibility error instead of reading
+ * misplaced fields.
+ */
+#define GADGET_SOCKET_PATH_MAX 512
+
+struct gadget_socket_key {
+	__u32 netns;  /* network namespace inode */
+	__u16 family; /* AF_INET (2) or AF_INET6 (10) */
+	__u8 proto;   /* IPPROTO_TCP (6) or IPPROTO_UDP (17) */
+	__u8 __pad0;
+	__u16 port;   /* local port, host byte order */
+	__u16 __pad1;
+};
+
+struct gadget_socket_value {
+	__u64 mntns;    /* gadget_mntns_id of the owner */
+	__u64 pid_tgid; /* tgid << 32 | tid, as bpf_get_current_pid_tgid() */
+	__u64 uid_gid;  /* gid << 32 | uid, as bpf_get_current_uid_gid() */
+	char task[TASK_COMM_LEN];  /* owner's comm */
+	char ptask[TASK_COMM_LEN]; /* parent's comm */
+	__u32 ppid;     /* parent's tgid */
+	__u32 ptid;     /* parent's tid */
+	__u64 sock;     /* kernel address of the struct sock (identity only) */
+	/* 0 while open; boot ns of the release, the entry lingers a while. */
+	__u64 deletion_timestamp;
+	__u8 ipv6only;  /* AF_INET6 socket with IPV6_V6ONLY: no IPv4 traffic */
+	__u8 __pad[7];
+	/* Filled only when the runtime runs with paths enabled, else "". */
+	char cwd[GADGET_SOCKET_PATH_MAX];
+	char exepath[GADGET_SOCKET_PATH_MAX];
+};
+
+/* Names used by older gadget sources. */
+#define sockets_key gadget_socket_key
+#define sockets_value gadget_socket_value
 
 #endif /* GADGET_TYPES_H */
