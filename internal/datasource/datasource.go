@@ -198,3 +198,29 @@ func (ds *DataSource) NewRecord() *Record {
 	}
 	return r
 }
+
+// Clone returns a deep copy of ds: fields added to the copy (by a Wasm
+// module, by enrichment) do not change ds. Specs keep the original; each
+// run works on a clone.
+func (ds *DataSource) Clone() *DataSource {
+	c := &DataSource{Name: ds.Name, Type: ds.Type, StaticSize: ds.StaticSize, payloads: ds.payloads,
+		Annotations: make(map[string]string, len(ds.Annotations)), byName: make(map[string]*Field, len(ds.byName)),
+		Fields: make([]*Field, len(ds.Fields))}
+	for k, v := range ds.Annotations {
+		c.Annotations[k] = v
+	}
+	for i, f := range ds.Fields {
+		nf := *f
+		nf.Tags = append([]string(nil), f.Tags...)
+		nf.Annotations = make(map[string]string, len(f.Annotations))
+		for k, v := range f.Annotations {
+			nf.Annotations[k] = v
+		}
+		nf.Enum = append([]EnumValue(nil), f.Enum...)
+		c.Fields[i] = &nf
+	}
+	for k, f := range ds.byName {
+		c.byName[k] = c.Fields[f.Index]
+	}
+	return c
+}
