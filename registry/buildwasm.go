@@ -1,14 +1,19 @@
 package registry
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
+
+	"github.com/gadgetkit/ig/sdk/gosrc"
 )
 
 const goWasmDir = "go"
@@ -55,17 +60,17 @@ func (b *builder) buildWasm(ctx context.Context, src string) ([]byte, error) {
 		}
 		return data, nil
 	}
+	dir := b.path(src)
+	env, err := b.goWasmEnv(ctx, dir)
+	if err != nil {
+		return nil, err
+	}
 	out := filepath.Join(b.tmp, "program.wasm")
 	// -trimpath and -buildvcs=false keep paths and VCS state out of the
 	// module, so that the same source gives the same bytes.
 	cmd := exec.CommandContext(ctx, b.opts.Go, "build", "-buildmode=c-shared", "-trimpath", "-buildvcs=false", "-o", out, ".")
-	cmd.Dir = b.path(src)
-	cmd.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm", "CGO_ENABLED=0")
-	if os.Getenv("GOWORK") == "" {
-		// The gadget's module stands alone; a go.work further up the tree
-		// (a source checkout) would otherwise take it over.
-		cmd.Env = append(cmd.Env, "GOWORK=off")
-	}
+	cmd.Dir = dir
+	cmd.Env = env
 	if err := b.run(cmd, true); err != nil {
 		return nil, b.fail("build wasm module", "", err)
 	}
@@ -74,4 +79,168 @@ func (b *builder) buildWasm(ctx context.Context, src string) ([]byte, error) {
 		return nil, b.fail("read wasm module", "", err)
 	}
 	return data, nil
+}
+
+// goWasmEnv returns the environment of the go build of the package in dir.
+//
+// A module that requires the Go SDK (gosrc.ModulePath) without replacing
+// it is built in a workspace of its own: a go.work in the build's temporary
+// directory that uses the module and a copy of the SDK extracted from the
+// ig binary. Workspace modules need no download and no go.sum entry, so
+// such gadgets build offline. Every other module is built alone
+// (GOWORK=off), so that a go.work further up the tree (a source checkout)
+// does not take it over. A GOWORK set by the caller is left alone.
+func (b *builder) goWasmEnv(ctx context.Context, dir string) ([]string, error) {
+	env := append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm", "CGO_ENABLED=0")
+	if w := os.Getenv("GOWORK"); w != "" && w != "off" {
+		return env, nil
+	}
+	gomod := findGoMod(dir)
+	if gomod == "" {
+		// go build reports the missing go.mod.
+		return append(env, "GOWORK=off"), nil
+	}
+	mod, err := b.readGoMod(ctx, gomod)
+	if err != nil {
+		return nil, err
+	}
+	if !mod.usesSDK() {
+		return append(env, "GOWORK=off"), nil
+	}
+	work, err := b.sdkWorkspace(filepath.Dir(gomod), mod.Go)
+	if err != nil {
+		return nil, b.fail("set up the Go SDK", "", err)
+	}
+	env = append(env, "GOWORK="+work)
+	// -mod=mod and -modfile are refused in workspace mode.
+	if flags, ok := os.LookupEnv("GOFLAGS"); ok {
+		env = append(env, "GOFLAGS="+dropModFlags(flags))
+	}
+	return env, nil
+}
+
+// findGoMod returns the go.mod governing dir, as the go command finds it,
+// or "" if there is none.
+func findGoMod(dir string) string {
+	dir, err := filepath.Abs(dir)
+	if err != nil {
+		return ""
+	}
+	for {
+		p := filepath.Join(dir, "go.mod")
+		if fi, err := os.Stat(p); err == nil && !fi.IsDir() {
+			return p
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return ""
+		}
+		dir = parent
+	}
+}
+
+// goMod is the part of `go mod edit -json` that matters here.
+type goMod struct {
+	Go      string
+	Require []struct{ Path string }
+	Replace []struct{ Old struct{ Path string } }
+}
+
+func (m *goMod) usesSDK() bool {
+	for _, r := range m.Replace {
+		if r.Old.Path == gosrc.ModulePath {
+			return false // the gadget brings its own
+		}
+	}
+	for _, r := range m.Require {
+		if r.Path == gosrc.ModulePath {
+			return true
+		}
+	}
+	return false
+}
+
+// readGoMod parses a go.mod with the go command itself, which needs no
+// network for this.
+func (b *builder) readGoMod(ctx context.Context, path string) (*goMod, error) {
+	var stdout bytes.Buffer
+	cmd := exec.CommandContext(ctx, b.opts.Go, "mod", "edit", "-json", path)
+	cmd.Dir = filepath.Dir(path)
+	cmd.Env = append(os.Environ(), "GOWORK=off")
+	cmd.Stdout = &stdout
+	if err := b.run(cmd, false); err != nil {
+		return nil, b.fail("read "+path, "", err)
+	}
+	var m goMod
+	if err := json.Unmarshal(stdout.Bytes(), &m); err != nil {
+		return nil, b.fail("read "+path, "", fmt.Errorf("go mod edit -json: %w", err))
+	}
+	return &m, nil
+}
+
+// sdkWorkspace extracts the SDK into the build's temporary directory and
+// writes a go.work using it and the gadget's module in modDir, returning
+// the go.work's path.
+func (b *builder) sdkWorkspace(modDir, modGo string) (string, error) {
+	sdkDir, err := filepath.Abs(filepath.Join(b.tmp, "sdk-go"))
+	if err != nil {
+		return "", err
+	}
+	if modDir, err = filepath.Abs(modDir); err != nil {
+		return "", err
+	}
+	if err := os.MkdirAll(sdkDir, 0o755); err != nil {
+		return "", err
+	}
+	if err := gosrc.Extract(sdkDir); err != nil {
+		return "", err
+	}
+	// go.work must ask for at least the go version of every module it uses.
+	version := gosrc.GoVersion()
+	if modGo != "" && !goVersionLess(modGo, version) {
+		version = modGo
+	}
+	work := filepath.Join(filepath.Dir(sdkDir), "go.work")
+	content := fmt.Sprintf("go %s\n\nuse %s\nuse %s\n", version, strconv.Quote(modDir), strconv.Quote(sdkDir))
+	if err := os.WriteFile(work, []byte(content), 0o644); err != nil {
+		return "", err
+	}
+	return work, nil
+}
+
+// goVersionLess compares go directive versions ("1.24", "1.24.0",
+// "1.25rc1") by their numeric parts; a version with fewer parts is the
+// smaller one, as "1.24" (the language) precedes "1.24.0" (the release).
+func goVersionLess(a, b string) bool {
+	pa, pb := strings.Split(a, "."), strings.Split(b, ".")
+	for i := 0; i < len(pa) && i < len(pb); i++ {
+		na, nb := leadingInt(pa[i]), leadingInt(pb[i])
+		if na != nb {
+			return na < nb
+		}
+	}
+	return len(pa) < len(pb)
+}
+
+func leadingInt(s string) int {
+	n := 0
+	for _, c := range s {
+		if c < '0' || c > '9' {
+			break
+		}
+		n = n*10 + int(c-'0')
+	}
+	return n
+}
+
+// dropModFlags removes -mod and -modfile from a GOFLAGS value.
+func dropModFlags(flags string) string {
+	var kept []string
+	for _, f := range strings.Fields(flags) {
+		name, _, _ := strings.Cut(strings.TrimLeft(f, "-"), "=")
+		if name != "mod" && name != "modfile" {
+			kept = append(kept, f)
+		}
+	}
+	return strings.Join(kept, " ")
 }

@@ -73,7 +73,15 @@ func (g *Gadget) Inspect() Info {
 	if info.Name == "" {
 		info.Name = g.name
 	}
+	// Show the fields a run has: the BTF ones plus formatted siblings.
+	run, err := g.newRunState(RunOptions{})
+	if err != nil {
+		run = nil
+	}
 	add := func(ds *datasource.DataSource, source string) {
+		if run != nil && run.ds[ds] != nil {
+			ds = run.ds[ds]
+		}
 		di := DataSourceInfo{Name: ds.Name, Type: ds.Type.String(), Source: source, Annotations: ds.Annotations}
 		for _, f := range ds.Fields {
 			fi := FieldInfo{Name: f.FullName, Kind: f.Kind.String(), Offset: f.Offset, Size: f.Size,

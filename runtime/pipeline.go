@@ -8,6 +8,7 @@ import (
 	"github.com/gadgetkit/ig/internal/datasource"
 	"github.com/gadgetkit/ig/internal/decode"
 	"github.com/gadgetkit/ig/internal/format"
+	"github.com/gadgetkit/ig/internal/formatters"
 	"github.com/gadgetkit/ig/internal/gadgetspec"
 	"github.com/gadgetkit/ig/internal/loader"
 	"github.com/gadgetkit/ig/internal/pipeline"
@@ -20,21 +21,23 @@ import (
 //	source (ring/perf reader, iterator, map iterator: raw struct copied
 //	        into a record whose fields were laid out from BTF once)
 //	→ decode (boot → wall-clock timestamps, trailing data)
+//	→ formatters (errno, flags, mode, … strings beside the _raw fields)
 //	→ format (columns | json) → sink (opts.Stdout)
 //
 // Enrichment, Wasm, filtering and sorting slot in between decode and
 // format, in that order, as they are implemented. Lost events are
 // reported by the lossReporter on the pipeline's tick.
-func (g *Gadget) assemble(inst *loader.Gadget, opts RunOptions, bootOffset int64) (*pipeline.Pipeline, *lossReporter, error) {
+func (g *Gadget) assemble(inst *loader.Gadget, run *runState, opts RunOptions, bootOffset int64) (*pipeline.Pipeline, *lossReporter, error) {
 	var inputs []pipeline.Input
 	readers := inst.Readers()
 	for i, rd := range readers {
 		t := g.spec.Tracers[i]
-		stages, err := g.stagesFor(t.DataSource, t, opts, bootOffset)
+		ds := run.ds[t.DataSource]
+		stages, err := g.stagesFor(run, ds, t, opts, bootOffset)
 		if err != nil {
 			return nil, nil, err
 		}
-		inputs = append(inputs, pipeline.Input{Source: readerSource{rd}, Stages: stages})
+		inputs = append(inputs, pipeline.Input{Source: readerSource{rd, ds}, Stages: stages})
 	}
 	fetchers := inst.Fetchers()
 	if len(fetchers) > 0 {
@@ -51,12 +54,13 @@ func (g *Gadget) assemble(inst *loader.Gadget, opts RunOptions, bootOffset int64
 			return nil, nil, fmt.Errorf("%s: %w", g.name, err)
 		}
 		for _, f := range fetchers {
-			stages, err := g.stagesFor(f.DataSource(), nil, opts, bootOffset)
+			ds := run.ds[f.DataSource()]
+			stages, err := g.stagesFor(run, ds, nil, opts, bootOffset)
 			if err != nil {
 				return nil, nil, err
 			}
 			sched := loader.ScheduleFor(f, intervals, counts)
-			inputs = append(inputs, pipeline.Input{Array: f, Stages: stages,
+			inputs = append(inputs, pipeline.Input{Array: fetcherSource{f, ds}, Stages: stages,
 				Interval: sched.Interval, Count: sched.Count, FetchOnStop: f.FetchOnStop()})
 		}
 	}
@@ -71,15 +75,22 @@ func (g *Gadget) assemble(inst *loader.Gadget, opts RunOptions, bootOffset int64
 	return p, lr, nil
 }
 
-// stagesFor returns the stages of one datasource, in order.
-func (g *Gadget) stagesFor(ds *datasource.DataSource, t *gadgetspec.Tracer, opts RunOptions, bootOffset int64) ([]pipeline.Stage, error) {
+// stagesFor returns the stages of one datasource, in order. ds is the
+// run's copy of the datasource; t is its tracer, if it has one.
+func (g *Gadget) stagesFor(run *runState, ds *datasource.DataSource, t *gadgetspec.Tracer, opts RunOptions, bootOffset int64) ([]pipeline.Stage, error) {
 	var stages []pipeline.Stage
 	var rest, restLen *datasource.Field
-	if t != nil {
-		rest, restLen = t.Rest, t.RestLen
+	if t != nil && t.Rest != nil {
+		rest = ds.Field(t.Rest.FullName)
+		if t.RestLen != nil {
+			restLen = ds.Field(t.RestLen.FullName)
+		}
 	}
 	if d := decode.New(ds, rest, restLen, bootOffset); d != nil {
 		stages = append(stages, d)
+	}
+	if f := run.formatters[ds]; f != nil {
+		stages = append(stages, f)
 	}
 	switch strings.ToLower(opts.Output) {
 	case "", "columns":
@@ -97,8 +108,71 @@ func (g *Gadget) stagesFor(ds *datasource.DataSource, t *gadgetspec.Tracer, opts
 	return stages, nil
 }
 
-// readerSource adapts a loader.Reader to pipeline.Source.
-type readerSource struct{ *loader.Reader }
+// runState is what one run owns: its copies of the spec's datasources,
+// which stages (and Wasm modules) may extend with fields, and the stages
+// that had to be created with them.
+type runState struct {
+	ds         map[*datasource.DataSource]*datasource.DataSource // spec → run copy
+	formatters map[*datasource.DataSource]*formatters.Stage      // run copy → its formatters
+}
+
+// newRunState copies the spec's datasources and adds the fields every run
+// has: the formatted siblings of raw fields. It happens before anything
+// compiles a plan over the fields (output, filters, Wasm handles).
+func (g *Gadget) newRunState(opts RunOptions) (*runState, error) {
+	rs := &runState{ds: map[*datasource.DataSource]*datasource.DataSource{}, formatters: map[*datasource.DataSource]*formatters.Stage{}}
+	for _, ds := range g.DataSources() {
+		c := ds.Clone()
+		rs.ds[ds] = c
+		f, err := formatters.New(c, formatters.Options{HostRoot: opts.HostRoot})
+		if err != nil {
+			return nil, fmt.Errorf("%s: datasource %s: %w", g.name, ds.Name, err)
+		}
+		if f != nil {
+			rs.formatters[c] = f
+		}
+		g.annotateAdded(ds, c)
+	}
+	return rs, nil
+}
+
+// annotateAdded applies gadget.yaml's annotations to the fields a run added
+// to its copy c of ds (formatted siblings such as "error" or "flags"), as
+// gadgetspec did for the fields from BTF.
+func (g *Gadget) annotateAdded(ds, c *datasource.DataSource) {
+	for _, f := range c.Fields {
+		if ds.Field(f.FullName) != nil {
+			continue
+		}
+		ann := g.spec.Metadata.FieldAnnotations(ds.Name, f.FullName)
+		for k, v := range ann {
+			f.Annotations[k] = v
+		}
+		switch ann["columns.hidden"] {
+		case "true":
+			f.Flags |= datasource.FlagHidden
+		case "false":
+			f.Flags &^= datasource.FlagHidden
+		}
+	}
+}
+
+// readerSource adapts a loader.Reader to pipeline.Source, with the run's
+// copy of its datasource.
+type readerSource struct {
+	*loader.Reader
+	ds *datasource.DataSource
+}
+
+func (s readerSource) DataSource() *datasource.DataSource { return s.ds }
+
+// fetcherSource is a loader.Fetcher with the run's copy of its datasource.
+type fetcherSource struct {
+	loader.Fetcher
+	ds *datasource.DataSource
+}
+
+func (s fetcherSource) DataSource() *datasource.DataSource { return s.ds }
 
 func (s readerSource) ReadInto(rec *datasource.Record) error {
 	err := s.Reader.ReadInto(rec)

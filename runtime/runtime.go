@@ -126,6 +126,9 @@ type RunOptions struct {
 	// "ds:3"). Empty means each datasource's default: map iterators every
 	// second until stopped, iterators once.
 	MapFetchInterval, MapFetchCount string
+	// HostRoot is where the host's /etc lives (user and group names);
+	// "" means "/".
+	HostRoot string
 	// Interfaces are the network interfaces the gadget's traffic-control
 	// (classifier) programs attach to (--iface).
 	Interfaces []string
@@ -183,7 +186,11 @@ func (g *Gadget) Run(ctx context.Context, opts RunOptions) (*Result, error) {
 	}
 	defer inst.Close()
 
-	p, lr, err := g.assemble(inst, opts, bootOffset)
+	run, err := g.newRunState(opts)
+	if err != nil {
+		return nil, err
+	}
+	p, lr, err := g.assemble(inst, run, opts, bootOffset)
 	if err != nil {
 		return nil, err
 	}

@@ -14,30 +14,62 @@ import (
 // DefaultColumnWidth is the width of a text column without columns.width.
 const DefaultColumnWidth = 16
 
+// Annotations read by the columns writer (see gadgetspec's templates).
+const (
+	annWidth     = "columns.width"
+	annMinWidth  = "columns.minwidth"
+	annMaxWidth  = "columns.maxwidth"
+	annFixed     = "columns.fixed"
+	annAlignment = "columns.alignment"
+	annEllipsis  = "columns.ellipsis"
+	annHidden    = "columns.hidden"
+	annAlias     = "columns.alias"
+	annHex       = "columns.hex"
+	annPrecision = "columns.precision"
+	annJSONSkip  = "json.skip"
+
+	// AnnClearScreen on a datasource makes columns output clear the
+	// terminal before each array (top gadgets).
+	AnnClearScreen = "cli.clear-screen-before"
+)
+
+// clearScreen moves the cursor home and erases the display.
+const clearScreen = "\x1b[H\x1b[2J"
+
 type column struct {
 	field      *datasource.Field
 	header     string
-	width      int
+	width      int // current width, after fitting
+	natural    int // width from the annotations
+	floor      int // fitting never goes below: max(minwidth, header)
+	fixed      bool
+	number     bool // numbers are never cut: a wrong number is worse than a ragged line
+	hex        bool // columns.hex: unsigned integers in hex
+	prec       int  // columns.precision of floats; -1: shortest
 	rightAlign bool
 	ellipsis   string // "end" (default), "start", "middle", "none"
 }
 
 // Columns writes a header once, then one line per record with the fields
-// laid out in fixed-width columns.
+// laid out in fixed-width columns. Array datasources get a header per
+// array (per snapshot or map fetch).
 type Columns struct {
 	w          io.Writer
 	cols       []column
+	fit        bool // a terminal width was given: the last column is cut too
+	clear      bool // clear the screen before each array
 	headerDone bool
 	buf        []byte
 	cell       []byte
 }
 
 // DefaultFields returns the fields shown in columns mode when the user
-// chose none: every non-container field that is not hidden.
+// chose none: every non-container field that is not hidden (by flag or by
+// the columns.hidden annotation).
 func DefaultFields(ds *datasource.DataSource) []*datasource.Field {
 	var out []*datasource.Field
 	for _, f := range ds.Fields {
-		if f.Flags&(datasource.FlagContainer|datasource.FlagHidden) != 0 {
+		if f.Flags&(datasource.FlagContainer|datasource.FlagHidden) != 0 || isTrue(f.Annotations[annHidden]) {
 			continue
 		}
 		out = append(out, f)
@@ -45,49 +77,116 @@ func DefaultFields(ds *datasource.DataSource) []*datasource.Field {
 	return out
 }
 
-// NewColumns compiles the column layout for fields (nil: DefaultFields).
+// NewColumns compiles the column layout for fields (nil: DefaultFields),
+// with no width limit.
 func NewColumns(w io.Writer, ds *datasource.DataSource, fields []*datasource.Field) (*Columns, error) {
+	return newColumns(w, ds, Options{Fields: fields})
+}
+
+func newColumns(w io.Writer, ds *datasource.DataSource, o Options) (*Columns, error) {
+	fields := o.Fields
 	if fields == nil {
 		fields = DefaultFields(ds)
 	}
-	c := &Columns{w: w, buf: make([]byte, 0, 64<<10)}
+	c := &Columns{w: w, buf: make([]byte, 0, 64<<10), cell: make([]byte, 0, 512)}
 	for _, f := range fields {
 		if f.Flags&datasource.FlagContainer != 0 {
 			return nil, fmt.Errorf("field %s of datasource %s has no value of its own", f.FullName, ds.Name)
 		}
 		c.cols = append(c.cols, newColumn(f))
 	}
+	c.clear = o.Terminal && ds.Type == datasource.TypeArray && isTrue(ds.Annotations[AnnClearScreen])
+	c.layout(o.Width)
 	return c, nil
 }
 
 func newColumn(f *datasource.Field) column {
 	a := f.Annotations
-	name := a["columns.alias"]
+	name := a[annAlias]
 	if name == "" {
 		name = f.FullName
 	}
-	col := column{field: f, header: strings.ToUpper(name), ellipsis: a["columns.ellipsis"]}
-	minWidth := atoiDefault(a["columns.minwidth"], 0)
-	col.width = atoiDefault(a["columns.width"], 0)
-	if col.width == 0 {
+	col := column{field: f, header: strings.ToUpper(name), ellipsis: a[annEllipsis]}
+	hw := utf8.RuneCountInString(col.header)
+	minWidth := atoiDefault(a[annMinWidth], 0)
+	w := atoiDefault(a[annWidth], 0)
+	if w == 0 {
 		// No width given: a minimum width is taken as the intended width
 		// (pid: 7), else the width of the kind's usual values.
-		col.width = minWidth
-		if col.width == 0 {
-			col.width = kindWidth(f.Kind)
+		w = minWidth
+		if w == 0 {
+			w = kindWidth(f.Kind)
 		}
 	}
-	if col.width < minWidth {
-		col.width = minWidth
+	if w < minWidth {
+		w = minWidth
 	}
-	if col.width < len(col.header) {
-		col.width = len(col.header)
+	if w < hw {
+		w = hw
 	}
-	if mx := atoiDefault(a["columns.maxwidth"], 0); mx > 0 && col.width > mx {
-		col.width = mx
+	if mx := atoiDefault(a[annMaxWidth], 0); mx > 0 && w > mx {
+		w = max(mx, hw)
 	}
-	col.rightAlign = a["columns.alignment"] == "right"
+	col.natural, col.width = w, w
+	col.floor = max(minWidth, hw, 1)
+	if col.floor > w {
+		col.floor = w
+	}
+	col.fixed = isTrue(a[annFixed])
+	col.number = f.Kind.IsInteger() || f.Kind.IsFloat()
+	col.rightAlign = a[annAlignment] == "right"
+	col.hex = isTrue(a[annHex])
+	col.prec = atoiDefault(a[annPrecision], -1)
 	return col
+}
+
+// layout fits the columns into width characters (0: no limit). Columns
+// shrink, widest first, toward their floor (never below their header or
+// minwidth; fixed columns keep their width); when there is room left, a
+// left-aligned last column takes it. A layout that cannot fit keeps the
+// floors and lets the terminal wrap.
+func (c *Columns) layout(width int) {
+	for i := range c.cols {
+		c.cols[i].width = c.cols[i].natural
+	}
+	c.fit = width > 0 && len(c.cols) > 0
+	if !c.fit {
+		return
+	}
+	total := len(c.cols) - 1 // separators
+	for _, col := range c.cols {
+		total += col.width
+	}
+	for total > width {
+		widest := -1
+		for i := range c.cols {
+			col := &c.cols[i]
+			if col.fixed || col.width <= col.floor {
+				continue
+			}
+			if widest < 0 || col.width > c.cols[widest].width {
+				widest = i
+			}
+		}
+		if widest < 0 {
+			break
+		}
+		c.cols[widest].width--
+		total--
+	}
+	last := &c.cols[len(c.cols)-1]
+	if total < width && !last.fixed && !last.rightAlign {
+		last.width += width - total
+	}
+}
+
+// Widths returns the column widths after fitting (for tests and help).
+func (c *Columns) Widths() []int {
+	out := make([]int, len(c.cols))
+	for i, col := range c.cols {
+		out[i] = col.width
+	}
+	return out
 }
 
 // kindWidth is the default column width of a kind: enough for every value
@@ -113,12 +212,22 @@ func atoiDefault(s string, def int) int {
 	return def
 }
 
+func isTrue(s string) bool {
+	b, err := strconv.ParseBool(strings.TrimSpace(s))
+	return err == nil && b
+}
+
 // Process implements pipeline.Stage. Array datasources (snapshots, top
-// gadgets) print a header before each array, separated by a blank line.
+// gadgets) print a header before each array: after clearing the screen
+// when the datasource asks for it and the output is a terminal, else
+// separated from the previous array by a blank line.
 func (c *Columns) Process(b *pipeline.Batch) error {
 	buf := c.buf[:0]
 	if b.DS.Type == datasource.TypeArray {
-		if c.headerDone {
+		switch {
+		case c.clear:
+			buf = append(buf, clearScreen...)
+		case c.headerDone:
 			buf = append(buf, '\n')
 		}
 		buf = c.appendHeader(buf)
@@ -156,40 +265,52 @@ func (c *Columns) appendHeader(b []byte) []byte {
 // AppendRecord appends one formatted line for r.
 func (c *Columns) AppendRecord(b []byte, r *datasource.Record) []byte {
 	for i := range c.cols {
-		c.cell = appendText(c.cell[:0], c.cols[i].field, r)
+		col := &c.cols[i]
+		c.cell = appendText(c.cell[:0], col.field, r, col.hex, col.prec)
 		b = c.appendCell(b, i, c.cell)
 	}
 	return append(trimRight(b), '\n')
 }
 
-// appendCell pads or truncates v to the column's width. The last column is
-// never truncated: it usually holds a path or a name that should be read
-// whole.
+// appendCell pads or truncates v to the column's width. Without a
+// terminal width the last column is never truncated: it usually holds a
+// path or a name that should be read whole.
 func (c *Columns) appendCell(b []byte, i int, v []byte) []byte {
 	col := &c.cols[i]
 	last := i == len(c.cols)-1
 	n := utf8.RuneCount(v)
-	// Numbers are never cut: a wrong number is worse than a ragged line.
-	if n > col.width && !last && !col.field.Kind.IsInteger() && !col.field.Kind.IsFloat() {
-		v = truncate(v, col.width, col.ellipsis)
-		n = col.width
+	if n > col.width && !col.number && (!last || c.fit) {
+		b = appendTruncated(b, v, n, col.width, col.ellipsis)
+		if !last {
+			b = append(b, ' ')
+		}
+		return b
 	}
 	pad := col.width - n
 	if col.rightAlign {
-		for ; pad > 0; pad-- {
-			b = append(b, ' ')
-		}
+		b = appendSpaces(b, pad)
 		b = append(b, v...)
 	} else {
 		b = append(b, v...)
 		if !last {
-			for ; pad > 0; pad-- {
-				b = append(b, ' ')
-			}
+			b = appendSpaces(b, pad)
 		}
 	}
 	if !last {
 		b = append(b, ' ')
+	}
+	return b
+}
+
+const spaces = "                                                                "
+
+func appendSpaces(b []byte, pad int) []byte {
+	for pad > len(spaces) {
+		b = append(b, spaces...)
+		pad -= len(spaces)
+	}
+	if pad > 0 {
+		b = append(b, spaces[:pad]...)
 	}
 	return b
 }
@@ -203,22 +324,47 @@ func trimRight(b []byte) []byte {
 
 // truncate shortens v to width runes, marking the cut with "…".
 func truncate(v []byte, width int, mode string) []byte {
-	runes := []rune(string(v))
+	return appendTruncated(nil, v, utf8.RuneCount(v), width, mode)
+}
+
+// appendTruncated appends v, which has n runes (n > width), cut to width
+// runes. The cut is marked with "…" at the end, the start or the middle
+// (mode "end", "start", "middle"); mode "none" cuts without a mark. It
+// does not allocate beyond growing dst.
+func appendTruncated(dst, v []byte, n, width int, mode string) []byte {
 	if width <= 0 {
-		return nil
+		return dst
 	}
 	if mode == "none" {
-		return []byte(string(runes[:width]))
+		return append(dst, v[:runeOffset(v, width)]...)
 	}
 	keep := width - 1
 	switch mode {
 	case "start":
-		return []byte("…" + string(runes[len(runes)-keep:]))
+		dst = append(dst, "…"...)
+		return append(dst, v[runeOffset(v, n-keep):]...)
 	case "middle":
 		head := keep / 2
 		tail := keep - head
-		return []byte(string(runes[:head]) + "…" + string(runes[len(runes)-tail:]))
+		dst = append(dst, v[:runeOffset(v, head)]...)
+		dst = append(dst, "…"...)
+		return append(dst, v[runeOffset(v, n-tail):]...)
 	default:
-		return []byte(string(runes[:keep]) + "…")
+		dst = append(dst, v[:runeOffset(v, keep)]...)
+		return append(dst, "…"...)
 	}
+}
+
+// runeOffset returns the byte offset of the i-th rune of v.
+func runeOffset(v []byte, i int) int {
+	off := 0
+	for ; i > 0 && off < len(v); i-- {
+		if v[off] < utf8.RuneSelf {
+			off++
+			continue
+		}
+		_, size := utf8.DecodeRune(v[off:])
+		off += size
+	}
+	return off
 }

@@ -2,6 +2,7 @@ package format
 
 import (
 	"encoding/base64"
+	"encoding/binary"
 	"math"
 	"strconv"
 	"unicode/utf8"
@@ -11,14 +12,50 @@ import (
 
 const hexDigits = "0123456789abcdef"
 
-// appendJSONString appends s as a JSON string literal.
+// jsonSafe[c] is true for ASCII bytes that go into a JSON string as is.
+var jsonSafe = func() (t [utf8.RuneSelf]bool) {
+	for c := 0x20; c < utf8.RuneSelf; c++ {
+		t[c] = c != '"' && c != '\\'
+	}
+	return t
+}()
+
+const (
+	ones = 0x0101010101010101
+	high = 0x8080808080808080
+)
+
+// plain8 reports whether none of the 8 bytes in x needs escaping in a
+// JSON string: no control character, quote, backslash or non-ASCII byte.
+// (A false "no" only sends the bytes to the byte-by-byte path.)
+func plain8(x uint64) bool {
+	q := x ^ ('"' * ones)
+	bs := x ^ ('\\' * ones)
+	t := (x - 0x20*ones) | (q - ones) | (bs - ones) | x
+	return t&high == 0
+}
+
+// appendJSONString appends s as a JSON string literal. Invalid UTF-8
+// becomes U+FFFD.
 func appendJSONString(b []byte, s []byte) []byte {
 	b = append(b, '"')
 	start := 0
 	for i := 0; i < len(s); {
+		// Skip 8 plain ASCII bytes at a time.
+		for i+8 <= len(s) && plain8(binary.LittleEndian.Uint64(s[i:])) {
+			i += 8
+		}
+		if i >= len(s) {
+			break
+		}
+		if i+8 > len(s) && len(s) >= 8 && plain8(binary.LittleEndian.Uint64(s[len(s)-8:])) {
+			// The last 8 bytes overlap what was checked: all plain.
+			i = len(s)
+			break
+		}
 		c := s[i]
 		if c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' {
+			if jsonSafe[c] {
 				i++
 				continue
 			}
@@ -105,8 +142,10 @@ func appendJSONArray(b []byte, f *datasource.Field, r *datasource.Record) []byte
 	return append(b, ']')
 }
 
-// appendText appends the value of f in r as plain text (for columns).
-func appendText(b []byte, f *datasource.Field, r *datasource.Record) []byte {
+// appendText appends the value of f in r as plain text (for columns):
+// unsigned integers in hex when hex is set, floats with prec decimals
+// (-1: as many as needed).
+func appendText(b []byte, f *datasource.Field, r *datasource.Record, hex bool, prec int) []byte {
 	if f.Kind&datasource.ArrayOf != 0 {
 		return appendJSONArray(b, f, r)
 	}
@@ -116,16 +155,12 @@ func appendText(b []byte, f *datasource.Field, r *datasource.Record) []byte {
 	case f.Kind.IsSigned():
 		return strconv.AppendInt(b, f.Int64(r), 10)
 	case f.Kind.IsUnsigned():
-		if f.Annotations["columns.hex"] == "true" {
+		if hex {
 			b = append(b, '0', 'x')
 			return strconv.AppendUint(b, f.Uint64(r), 16)
 		}
 		return strconv.AppendUint(b, f.Uint64(r), 10)
 	case f.Kind.IsFloat():
-		prec := -1
-		if p, err := strconv.Atoi(f.Annotations["columns.precision"]); err == nil {
-			prec = p
-		}
 		return strconv.AppendFloat(b, f.Float64(r), 'f', prec, 64)
 	case f.Kind.IsText():
 		return appendPrintable(b, f.Text(r))

@@ -1,0 +1,437 @@
+package registry
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/gadgetkit/ig/sdk/gosrc"
+)
+
+// v1Imports are the host functions of module "ig" with their wasm types,
+// as Inspektor Gadget's host defines them, plus ig's dataDiscard. A guest
+// importing anything else, or with another type, does not link.
+var v1Imports = map[string]string{
+	"gadgetLog":                 "(i32,i64)",
+	"gadgetShouldLog":           "(i32)i32",
+	"newDataSource":             "(i64,i32)i32",
+	"getDataSource":             "(i64)i32",
+	"dataSourceSubscribe":       "(i32,i32,i32,i64)i32",
+	"dataSourceGetField":        "(i32,i64)i32",
+	"dataSourceAddField":        "(i32,i64,i32)i32",
+	"dataSourceNewPacketSingle": "(i32)i32",
+	"dataSourceNewPacketArray":  "(i32)i32",
+	"dataSourceEmitAndRelease":  "(i32,i32)i32",
+	"dataSourceRelease":         "(i32,i32)i32",
+	"dataSourceUnreference":     "(i32)i32",
+	"dataSourceIsReferenced":    "(i32)i32",
+	"dataArrayNew":              "(i32)i32",
+	"dataArrayAppend":           "(i32,i32)i32",
+	"dataArrayRelease":          "(i32,i32)i32",
+	"dataArrayLen":              "(i32)i32",
+	"dataArrayGet":              "(i32,i32)i32",
+	"fieldGetScalar":            "(i32,i32,i32,i32)i64",
+	"fieldGetBuffer":            "(i32,i32,i32,i64)i32",
+	"fieldSet":                  "(i32,i32,i32,i64)i32",
+	"fieldAddTag":               "(i32,i64)i32",
+	"getParamValue":             "(i64,i64)i32",
+	"setConfig":                 "(i64,i64,i32)i32",
+	"newMap":                    "(i64,i32,i32,i32,i32)i32",
+	"getMap":                    "(i64)i32",
+	"mapLookup":                 "(i32,i64,i64)i32",
+	"mapUpdate":                 "(i32,i64,i64,i64)i32",
+	"mapDelete":                 "(i32,i64)i32",
+	"mapRelease":                "(i32)i32",
+	"newPerfReader":             "(i32,i32,i32)i32",
+	"perfReaderPause":           "(i32)i32",
+	"perfReaderResume":          "(i32)i32",
+	"perfReaderRead":            "(i32,i64)i32",
+	"perfReaderClose":           "(i32)i32",
+	"releaseHandle":             "(i32)i32",
+	"getSyscallName":            "(i32,i64)i32",
+	"getSyscallID":              "(i64)i32",
+	"getSyscallDeclaration":     "(i64,i64)i32",
+	"kallsymsSymbolExists":      "(i64)i32",
+	"shouldDiscardMntnsID":      "(i64)i32",
+}
+
+const discardImport = "dataDiscard"
+
+// sdkExports are the functions the SDK exports, with their types.
+var sdkExports = map[string]string{
+	"gadgetAPIVersion":        "()i64",
+	"dataSourceCallback":      "(i64,i32,i32)",
+	"gadgetBatchBuffer":       "(i32)i32",
+	"dataSourceCallbackBatch": "(i64,i32,i32,i32)i64",
+	"_initialize":             "()",
+}
+
+// TestBuildGoSDK builds the Go guests of testdata with the network off and
+// an empty module cache: the SDK must come from the ig binary. The builds
+// are shared by the subtests because a cold Go wasm build takes 10-15 s.
+func TestBuildGoSDK(t *testing.T) {
+	if _, err := exec.LookPath("go"); err != nil {
+		t.Fatalf("go not installed: %v", err)
+	}
+	t.Setenv("GOPROXY", "off")
+	t.Setenv("GOMODCACHE", t.TempDir())
+	t.Setenv("GOWORK", "")
+	// -mod=mod is refused in workspace mode: the build must drop it.
+	t.Setenv("GOFLAGS", "-mod=mod -buildvcs=false")
+	ctx := context.Background()
+	s := openTestStore(t)
+
+	build := func(t *testing.T, dir string) ([]byte, string, error) {
+		t.Helper()
+		var out bytes.Buffer
+		_, err := Build(ctx, dir, BuildOptions{Store: s, Output: &out, CacheDir: testCacheDir})
+		if err != nil {
+			return nil, out.String(), err
+		}
+		img, err := s.Load(ctx, filepath.Base(dir), "amd64")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return img.Wasm, out.String(), nil
+	}
+	mustBuild := func(t *testing.T, dir string) *wasmModule {
+		t.Helper()
+		wasm, out, err := build(t, dir)
+		if err != nil {
+			t.Fatalf("%v\n%s", err, out)
+		}
+		m, err := parseWasm(wasm)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return m
+	}
+
+	sdkGuest := mustBuild(t, filepath.Join("testdata", "sdkguest"))
+	upstreamGuest := mustBuild(t, filepath.Join("testdata", "upstreamguest"))
+
+	t.Run("sdk guest", func(t *testing.T) {
+		checkImports(t, sdkGuest)
+		checkExports(t, sdkGuest, "gadgetInit")
+		if _, ok := sdkGuest.imports["ig."+discardImport]; !ok {
+			t.Errorf("a guest calling Discard does not import ig.%s", discardImport)
+		}
+	})
+
+	t.Run("upstream-style guest", func(t *testing.T) {
+		checkImports(t, upstreamGuest)
+		checkExports(t, upstreamGuest, "gadgetInit", "gadgetPreStart", "gadgetStart", "gadgetStop")
+		// It uses every v1 group; a guest that never calls Discard must
+		// not import it, or it would not run on Inspektor Gadget.
+		if _, ok := upstreamGuest.imports["ig."+discardImport]; ok {
+			t.Errorf("ig.%s imported by a guest that never calls Discard", discardImport)
+		}
+		for _, name := range []string{"fieldGetBuffer", "mapUpdate", "newPerfReader", "getSyscallDeclaration", "dataArrayGet", "setConfig"} {
+			if _, ok := upstreamGuest.imports["ig."+name]; !ok {
+				t.Errorf("ig.%s not imported", name)
+			}
+		}
+	})
+
+	t.Run("reproducible", func(t *testing.T) {
+		// The same source in another directory gives the same module.
+		dir := filepath.Join(t.TempDir(), "sdkguest")
+		copyDir(t, filepath.Join("testdata", "sdkguest"), dir)
+		again := mustBuild(t, dir)
+		if !bytes.Equal(again.raw, sdkGuest.raw) {
+			t.Error("rebuilding the guest elsewhere gave other bytes")
+		}
+	})
+
+	t.Run("own replace", func(t *testing.T) {
+		// A gadget that replaces the SDK with its own copy builds alone,
+		// as before, against that copy.
+		dir := filepath.Join(t.TempDir(), "replaced")
+		copyDir(t, filepath.Join("testdata", "sdkguest"), dir)
+		sdk := filepath.Join(dir, "sdkcopy")
+		if err := os.MkdirAll(sdk, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := gosrc.Extract(sdk); err != nil {
+			t.Fatal(err)
+		}
+		appendFile(t, filepath.Join(dir, "go", "go.mod"), "\nreplace "+gosrc.ModulePath+" => ../sdkcopy\n")
+		m := mustBuild(t, dir)
+		if _, ok := m.imports["ig."+discardImport]; !ok {
+			t.Error("replaced SDK: no dataDiscard import")
+		}
+	})
+
+	t.Run("compile error", func(t *testing.T) {
+		dir := filepath.Join(t.TempDir(), "broken")
+		copyDir(t, filepath.Join("testdata", "sdkguest"), dir)
+		appendFile(t, filepath.Join(dir, "go", "program.go"), "\nvar _ int = api.GetDataSource\n")
+		_, out, err := build(t, dir)
+		var te *ToolError
+		if !errors.As(err, &te) {
+			t.Fatalf("err %v, want a ToolError", err)
+		}
+		if msg := err.Error(); strings.ContainsAny(msg, "\n") || !strings.Contains(msg, "build wasm module: go exited with status 1") {
+			t.Errorf("error %q", msg)
+		}
+		if !strings.Contains(out, "program.go") || !strings.Contains(out, "GetDataSource") {
+			t.Errorf("compiler output not written:\n%s", out)
+		}
+	})
+}
+
+func TestGoVersionLess(t *testing.T) {
+	for _, tt := range []struct {
+		a, b string
+		want bool
+	}{
+		{"1.24", "1.26.0", true},
+		{"1.26.0", "1.24", false},
+		{"1.24", "1.24.0", true},
+		{"1.24.0", "1.24", false},
+		{"1.9", "1.24", true},
+		{"1.24", "1.24", false},
+	} {
+		if got := goVersionLess(tt.a, tt.b); got != tt.want {
+			t.Errorf("goVersionLess(%q, %q) = %v", tt.a, tt.b, got)
+		}
+	}
+	if got := dropModFlags("-mod=mod -trimpath --modfile=x.mod -buildvcs=false"); got != "-trimpath -buildvcs=false" {
+		t.Errorf("dropModFlags: %q", got)
+	}
+}
+
+func checkImports(t *testing.T, m *wasmModule) {
+	t.Helper()
+	for name, typ := range m.imports {
+		mod, fn, _ := strings.Cut(name, ".")
+		switch {
+		case mod == "wasi_snapshot_preview1":
+		case mod == "ig" && fn == discardImport:
+			if typ != "(i32)i32" {
+				t.Errorf("import %s has type %s", name, typ)
+			}
+		case mod == "ig":
+			want, ok := v1Imports[fn]
+			if !ok {
+				t.Errorf("import %s is not a v1 host function", name)
+			} else if typ != want {
+				t.Errorf("import %s has type %s, the host's is %s", name, typ, want)
+			}
+		default:
+			t.Errorf("import %s from an unknown module", name)
+		}
+	}
+}
+
+func checkExports(t *testing.T, m *wasmModule, lifecycle ...string) {
+	t.Helper()
+	for name, want := range sdkExports {
+		if got, ok := m.exports[name]; !ok || got != want {
+			t.Errorf("export %s: %q, want %q", name, got, want)
+		}
+	}
+	for _, name := range lifecycle {
+		if got := m.exports[name]; got != "()i32" {
+			t.Errorf("export %s: %q, want ()i32", name, got)
+		}
+	}
+}
+
+func copyDir(t *testing.T, src, dst string) {
+	t.Helper()
+	err := filepath.WalkDir(src, func(path string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(src, path)
+		target := filepath.Join(dst, rel)
+		if d.IsDir() {
+			return os.MkdirAll(target, 0o755)
+		}
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(target, data, 0o644)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func appendFile(t *testing.T, path, text string) {
+	t.Helper()
+	f, err := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := f.WriteString(text); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// wasmModule is what the tests need of a module: its function imports and
+// exports ("module.name" and "name") with their types, written "(i32,i64)i32".
+type wasmModule struct {
+	raw     []byte
+	imports map[string]string
+	exports map[string]string
+}
+
+// parseWasm reads the type, import, function and export sections of a
+// wasm binary (https://webassembly.github.io/spec/core/binary/).
+func parseWasm(b []byte) (*wasmModule, error) {
+	if len(b) < 8 || string(b[:4]) != "\x00asm" || binary.LittleEndian.Uint32(b[4:]) != 1 {
+		return nil, errors.New("not a wasm 1 module")
+	}
+	m := &wasmModule{raw: b, imports: map[string]string{}, exports: map[string]string{}}
+	var types []string
+	var funcTypes []uint32 // imported functions first, then defined ones
+	type export struct {
+		name string
+		idx  uint32
+	}
+	var exports []export
+	r := &wasmReader{b: b, pos: 8}
+	for r.err == nil && r.pos < len(b) {
+		id := r.byte()
+		size := r.uleb()
+		end := r.pos + int(size)
+		if r.err != nil || end > len(b) || end < r.pos {
+			return nil, fmt.Errorf("section %d overruns the module", id)
+		}
+		switch id {
+		case 1: // type
+			for range r.uleb() {
+				if r.byte() != 0x60 {
+					return nil, errors.New("type section: not a function type")
+				}
+				params, results := r.valtypes(), r.valtypes()
+				types = append(types, "("+strings.Join(params, ",")+")"+strings.Join(results, ","))
+			}
+		case 2: // import
+			for range r.uleb() {
+				mod, name := r.name(), r.name()
+				switch kind := r.byte(); kind {
+				case 0:
+					ti := r.uleb()
+					if int(ti) >= len(types) {
+						return nil, fmt.Errorf("import %s.%s: type %d out of range", mod, name, ti)
+					}
+					funcTypes = append(funcTypes, ti)
+					m.imports[mod+"."+name] = types[ti]
+				case 1: // table: reftype, limits
+					r.byte()
+					r.limits()
+				case 2: // memory
+					r.limits()
+				case 3: // global: valtype, mutability
+					r.byte()
+					r.byte()
+				default:
+					return nil, fmt.Errorf("import %s.%s: unknown kind %d", mod, name, kind)
+				}
+			}
+		case 3: // function
+			for range r.uleb() {
+				funcTypes = append(funcTypes, r.uleb())
+			}
+		case 7: // export
+			for range r.uleb() {
+				name := r.name()
+				kind, idx := r.byte(), r.uleb()
+				if kind == 0 {
+					exports = append(exports, export{name, idx})
+				}
+			}
+		}
+		r.pos = end
+	}
+	if r.err != nil {
+		return nil, r.err
+	}
+	for _, e := range exports {
+		if int(e.idx) >= len(funcTypes) || int(funcTypes[e.idx]) >= len(types) {
+			return nil, fmt.Errorf("export %s: function %d out of range", e.name, e.idx)
+		}
+		m.exports[e.name] = types[funcTypes[e.idx]]
+	}
+	return m, nil
+}
+
+type wasmReader struct {
+	b   []byte
+	pos int
+	err error
+}
+
+func (r *wasmReader) byte() byte {
+	if r.err != nil || r.pos >= len(r.b) {
+		r.err = errors.New("unexpected end of module")
+		return 0
+	}
+	c := r.b[r.pos]
+	r.pos++
+	return c
+}
+
+func (r *wasmReader) uleb() uint32 {
+	var v uint32
+	for shift := 0; shift < 35; shift += 7 {
+		c := r.byte()
+		v |= uint32(c&0x7f) << shift
+		if c&0x80 == 0 {
+			return v
+		}
+	}
+	r.err = errors.New("bad LEB128")
+	return 0
+}
+
+func (r *wasmReader) name() string {
+	n := int(r.uleb())
+	if r.err != nil || n > len(r.b)-r.pos {
+		r.err = errors.New("name overruns the module")
+		return ""
+	}
+	s := string(r.b[r.pos : r.pos+n])
+	r.pos += n
+	return s
+}
+
+func (r *wasmReader) valtypes() []string {
+	var out []string
+	for range r.uleb() {
+		switch t := r.byte(); t {
+		case 0x7f:
+			out = append(out, "i32")
+		case 0x7e:
+			out = append(out, "i64")
+		case 0x7d:
+			out = append(out, "f32")
+		case 0x7c:
+			out = append(out, "f64")
+		default:
+			out = append(out, fmt.Sprintf("0x%x", t))
+		}
+	}
+	return out
+}
+
+func (r *wasmReader) limits() {
+	if flags := r.byte(); flags&1 != 0 {
+		r.uleb()
+		r.uleb()
+	} else {
+		r.uleb()
+	}
+}

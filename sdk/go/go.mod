@@ -1,0 +1,3 @@
+module github.com/gadgetkit/ig/sdk/go
+
+go 1.24

@@ -1,0 +1,62 @@
+package api
+
+import (
+	"fmt"
+	"os"
+)
+
+// PerfReader reads a perf event array map, for instance to drain an
+// overwritable buffer on demand.
+type PerfReader uint32
+
+// NewPerfReader opens a reader of size bytes per CPU on m.
+func NewPerfReader(m Map, size uint32, isOverwritable bool) (PerfReader, error) {
+	var ow uint32
+	if isOverwritable {
+		ow = 1
+	}
+	h := hostNewPerfReader(uint32(m), size, ow)
+	if h == 0 {
+		return 0, fmt.Errorf("create perf reader for map handle %d", m)
+	}
+	return PerfReader(h), nil
+}
+
+// Pause stops the kernel from writing into the buffers.
+func (p PerfReader) Pause() error {
+	if hostPerfPause(uint32(p)) != 0 {
+		return fmt.Errorf("pause perf reader %d", p)
+	}
+	return nil
+}
+
+// Resume undoes Pause.
+func (p PerfReader) Resume() error {
+	if hostPerfResume(uint32(p)) != 0 {
+		return fmt.Errorf("resume perf reader %d", p)
+	}
+	return nil
+}
+
+// Read copies the next record into dst. It returns os.ErrDeadlineExceeded
+// when no record is available.
+func (p PerfReader) Read(dst []byte) error {
+	switch r := hostPerfRead(uint32(p), dst); r {
+	case 0:
+		return nil
+	case 1:
+		return fmt.Errorf("read perf reader %d", p)
+	case 2:
+		return os.ErrDeadlineExceeded
+	default:
+		return fmt.Errorf("read perf reader %d: unexpected status %d", p, r)
+	}
+}
+
+// Close releases the reader.
+func (p PerfReader) Close() error {
+	if hostPerfClose(uint32(p)) != 0 {
+		return fmt.Errorf("close perf reader %d", p)
+	}
+	return nil
+}
