@@ -1,6 +1,8 @@
 package runtime
 
 import (
+	"context"
+	"io"
 	"sort"
 	"strings"
 
@@ -65,21 +67,40 @@ type MapInfo struct {
 	MaxEntries uint32 `json:"maxEntries" yaml:"maxEntries"`
 }
 
-// Inspect describes the gadget.
-func (g *Gadget) Inspect() Info {
+// Inspect describes the gadget. A gadget with a Wasm module has it
+// instantiated (with default params) and its gadgetInit run, as upstream
+// does, so that the fields and datasources the module adds are listed;
+// nothing is loaded into the kernel.
+func (g *Gadget) Inspect(ctx context.Context, opts RunOptions) (Info, error) {
 	s := g.spec
 	info := Info{Name: s.Metadata.Name, Description: s.Metadata.Description, Wasm: len(g.wasm) > 0,
 		DataSources: []DataSourceInfo{}, Params: []ParamInfo{}, Programs: []ProgramInfo{}, Maps: []MapInfo{}}
 	if info.Name == "" {
 		info.Name = g.name
 	}
-	// Show the fields a run has: the BTF ones plus formatted siblings.
-	run, err := g.newRunState(RunOptions{})
+	// Show the fields a run has: the BTF ones plus formatted siblings,
+	// plus what the Wasm module adds.
+	run, err := g.newRunState(opts)
 	if err != nil {
-		run = nil
+		return Info{}, err
+	}
+	var w *wasmRun
+	if len(g.wasm) > 0 {
+		if opts.Stderr == nil {
+			opts.Stderr = io.Discard
+		}
+		params, err := g.checkParams(opts.ParamValues)
+		if err != nil {
+			return Info{}, err
+		}
+		if w, err = g.startWasm(ctx, run, g.spec.Metadata.Clone(), params, opts); err != nil {
+			return Info{}, err
+		}
+		defer w.close(ctx)
+		g.annotateWasm(run, w)
 	}
 	add := func(ds *datasource.DataSource, source string) {
-		if run != nil && run.ds[ds] != nil {
+		if run.ds[ds] != nil {
 			ds = run.ds[ds]
 		}
 		di := DataSourceInfo{Name: ds.Name, Type: ds.Type.String(), Source: source, Annotations: ds.Annotations}
@@ -105,6 +126,11 @@ func (g *Gadget) Inspect() Info {
 	for _, mi := range s.MapIters {
 		add(mi.DataSource, "map:"+mi.MapName)
 	}
+	if w != nil {
+		for _, ds := range w.own {
+			add(ds, "wasm")
+		}
+	}
 	for _, p := range g.Params() {
 		info.Params = append(info.Params, ParamInfo{Key: p.Key, Variable: p.VarName, Kind: p.Kind.String(), Default: p.Default, Description: p.Description})
 	}
@@ -119,5 +145,5 @@ func (g *Gadget) Inspect() Info {
 		info.Maps = append(info.Maps, MapInfo{Name: name, Type: ms.Type.String(), KeySize: ms.KeySize, ValueSize: ms.ValueSize, MaxEntries: ms.MaxEntries})
 	}
 	sort.Slice(info.Maps, func(i, j int) bool { return info.Maps[i].Name < info.Maps[j].Name })
-	return info
+	return info, nil
 }

@@ -12,7 +12,8 @@ import (
 const lossTick = time.Second
 
 // lossReporter reads the kernel's lost-event counters of every tracer and
-// reports new losses: a warning on stderr and, with -o json, a record on
+// reports new losses: a warning on stderr and, with -o json or jsonpretty
+// for the datasource, a record on
 // stdout that programs can tell from events by its single key:
 //
 //	{"lost_events":{"datasource":"open","count":12,"total":40}}
@@ -23,13 +24,14 @@ type lossReporter struct {
 	gadget  string
 	readers []*loader.Reader
 	opts    RunOptions
+	json    bool
 	totals  map[string]uint64
 	errs    map[string]bool
 	buf     []byte
 }
 
-func newLossReporter(gadget string, readers []*loader.Reader, opts RunOptions) *lossReporter {
-	return &lossReporter{gadget: gadget, readers: readers, opts: opts, totals: map[string]uint64{}, errs: map[string]bool{}}
+func newLossReporter(gadget string, readers []*loader.Reader, opts RunOptions, json bool) *lossReporter {
+	return &lossReporter{gadget: gadget, readers: readers, opts: opts, json: json, totals: map[string]uint64{}, errs: map[string]bool{}}
 }
 
 func (l *lossReporter) tick() {
@@ -49,7 +51,7 @@ func (l *lossReporter) tick() {
 		l.totals[name] += n
 		fmt.Fprintf(l.opts.Stderr, "warning: %s: datasource %s: %d events lost (%d in total): the kernel buffer was full\n",
 			l.gadget, name, n, l.totals[name])
-		if l.opts.Output == "json" {
+		if l.json {
 			b := append(l.buf[:0], `{"lost_events":{"datasource":`...)
 			b = strconv.AppendQuote(b, name)
 			b = append(b, `,"count":`...)

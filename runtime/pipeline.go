@@ -3,7 +3,6 @@ package runtime
 import (
 	"errors"
 	"fmt"
-	"strings"
 
 	"github.com/gadgetkit/ig/internal/datasource"
 	"github.com/gadgetkit/ig/internal/decode"
@@ -22,18 +21,20 @@ import (
 //	        into a record whose fields were laid out from BTF once)
 //	→ decode (boot → wall-clock timestamps, trailing data)
 //	→ formatters (errno, flags, mode, … strings beside the _raw fields)
-//	→ format (columns | json) → sink (opts.Stdout)
+//	→ wasm (the gadget's module: adds fields, drops events, emits on its
+//	        own datasources, whose records take the stages below)
+//	→ filter (-F) → sort/limit (array datasources)
+//	→ format (columns | json | jsonpretty | yaml | none) → sink (opts.Stdout)
 //
-// Enrichment, Wasm, filtering and sorting slot in between decode and
-// format, in that order, as they are implemented. Lost events are
+// Enrichment slots in before the formatters. Lost events are
 // reported by the lossReporter on the pipeline's tick.
-func (g *Gadget) assemble(inst *loader.Gadget, run *runState, opts RunOptions, bootOffset int64) (*pipeline.Pipeline, *lossReporter, error) {
+func (g *Gadget) assemble(inst *loader.Gadget, run *runState, pl *plan, w *wasmRun, opts RunOptions, bootOffset int64) (*pipeline.Pipeline, *lossReporter, error) {
 	var inputs []pipeline.Input
 	readers := inst.Readers()
 	for i, rd := range readers {
 		t := g.spec.Tracers[i]
 		ds := run.ds[t.DataSource]
-		stages, err := g.stagesFor(run, ds, t, opts, bootOffset)
+		stages, err := g.stagesFor(run, pl, w, ds, t, opts, bootOffset)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -55,7 +56,7 @@ func (g *Gadget) assemble(inst *loader.Gadget, run *runState, opts RunOptions, b
 		}
 		for _, f := range fetchers {
 			ds := run.ds[f.DataSource()]
-			stages, err := g.stagesFor(run, ds, nil, opts, bootOffset)
+			stages, err := g.stagesFor(run, pl, w, ds, nil, opts, bootOffset)
 			if err != nil {
 				return nil, nil, err
 			}
@@ -67,8 +68,19 @@ func (g *Gadget) assemble(inst *loader.Gadget, run *runState, opts RunOptions, b
 	if len(inputs) == 0 {
 		return nil, nil, fmt.Errorf("%s: gadget declares no tracer, iterator or map iterator", g.name)
 	}
+	if w != nil {
+		// The guest's own datasources have no source: their records come
+		// from the guest (EmitAndRelease) and go through their stages.
+		for _, ds := range w.own {
+			stages, err := g.stagesFor(run, pl, w, ds, nil, opts, bootOffset)
+			if err != nil {
+				return nil, nil, err
+			}
+			w.stages[ds] = stages
+		}
+	}
 
-	lr := newLossReporter(g.name, readers, opts)
+	lr := newLossReporter(g.name, readers, opts, pl.jsonLoss)
 	cfg := opts.Pipeline
 	cfg.Tick, cfg.OnTick = lossTick, lr.tick
 	p := pipeline.New(cfg, inputs, func() { _ = inst.Detach() })
@@ -77,7 +89,7 @@ func (g *Gadget) assemble(inst *loader.Gadget, run *runState, opts RunOptions, b
 
 // stagesFor returns the stages of one datasource, in order. ds is the
 // run's copy of the datasource; t is its tracer, if it has one.
-func (g *Gadget) stagesFor(run *runState, ds *datasource.DataSource, t *gadgetspec.Tracer, opts RunOptions, bootOffset int64) ([]pipeline.Stage, error) {
+func (g *Gadget) stagesFor(run *runState, pl *plan, w *wasmRun, ds *datasource.DataSource, t *gadgetspec.Tracer, opts RunOptions, bootOffset int64) ([]pipeline.Stage, error) {
 	var stages []pipeline.Stage
 	var rest, restLen *datasource.Field
 	if t != nil && t.Rest != nil {
@@ -92,19 +104,30 @@ func (g *Gadget) stagesFor(run *runState, ds *datasource.DataSource, t *gadgetsp
 	if f := run.formatters[ds]; f != nil {
 		stages = append(stages, f)
 	}
-	switch strings.ToLower(opts.Output) {
-	case "", "columns":
-		c, err := format.NewColumns(opts.Stdout, ds, nil)
-		if err != nil {
-			return nil, err
+	if w != nil {
+		if st := w.inst.Stage(ds); st != nil {
+			stages = append(stages, st)
 		}
-		stages = append(stages, c)
-	case "json":
-		stages = append(stages, format.NewJSON(opts.Stdout, ds))
-	case "none":
-	default:
-		return nil, fmt.Errorf("unknown output mode %q (valid: %s)", opts.Output, strings.Join(OutputModes, ", "))
 	}
+	if f := pl.filters[ds]; f != nil {
+		stages = append(stages, f)
+	}
+	if sl := pl.sorts[ds]; sl != nil {
+		stages = append(stages, sl)
+	}
+	mode := pl.output.Mode(ds.Name)
+	if w != nil && w.inst.Unreferenced(ds) {
+		mode = format.ModeNone // the guest replaced it with its own datasource
+	}
+	out, err := format.New(mode, opts.Stdout, ds, format.Options{
+		Fields: pl.fields[ds], Width: pl.width, Terminal: pl.terminal})
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", g.name, err)
+	}
+	if w != nil {
+		out = lockedStage{&w.mu, out}
+	}
+	stages = append(stages, out)
 	return stages, nil
 }
 
@@ -134,6 +157,20 @@ func (g *Gadget) newRunState(opts RunOptions) (*runState, error) {
 		g.annotateAdded(ds, c)
 	}
 	return rs, nil
+}
+
+// annotateWasm applies gadget.yaml's annotations to what the Wasm module
+// added: fields of the gadget's datasources and its own datasources.
+func (g *Gadget) annotateWasm(run *runState, w *wasmRun) {
+	for spec, c := range run.ds {
+		g.annotateAdded(spec, c)
+	}
+	for _, ds := range w.own {
+		for k, v := range g.spec.Metadata.DataSourceAnnotations(ds.Name) {
+			ds.Annotations[k] = v
+		}
+		g.annotateAdded(datasource.New(ds.Name, ds.Type), ds)
+	}
 }
 
 // annotateAdded applies gadget.yaml's annotations to the fields a run added

@@ -14,6 +14,7 @@ import (
 
 	"github.com/gadgetkit/ig/internal/datasource"
 	"github.com/gadgetkit/ig/internal/decode"
+	"github.com/gadgetkit/ig/internal/format"
 	"github.com/gadgetkit/ig/internal/gadgetspec"
 	"github.com/gadgetkit/ig/internal/loader"
 	"github.com/gadgetkit/ig/internal/metadata"
@@ -22,11 +23,6 @@ import (
 
 // ErrNoProgram is returned for an image that carries no eBPF program.
 var ErrNoProgram = errors.New("image has no eBPF program")
-
-// ErrWasmUnsupported is returned for images with a Wasm module: running
-// Wasm post-processors is not implemented yet, and running such a gadget
-// without its module would print wrong events.
-var ErrWasmUnsupported = errors.New("gadgets with a Wasm module cannot run yet")
 
 // Content is what an image holds, as bytes.
 type Content struct {
@@ -69,9 +65,13 @@ func (g *Gadget) Name() string { return g.name }
 // Description returns the gadget's description from gadget.yaml.
 func (g *Gadget) Description() string { return g.spec.Metadata.Description }
 
-// Params returns the gadget's parameters, sorted by key.
+// Params returns the gadget's parameters, sorted by key: those of the
+// eBPF program and those gadget.yaml declares for the Wasm module.
 func (g *Gadget) Params() []*gadgetspec.Param {
 	ps := append([]*gadgetspec.Param(nil), g.spec.Params...)
+	if len(g.wasm) > 0 {
+		ps = append(ps, wasmParams(g.spec.Metadata)...)
+	}
 	sort.Slice(ps, func(i, j int) bool { return ps[i].Key < ps[j].Key })
 	return ps
 }
@@ -110,8 +110,19 @@ func (g *Gadget) DataSources() []*datasource.DataSource {
 type RunOptions struct {
 	// ParamValues holds gadget parameter values by key, as given by users.
 	ParamValues map[string]string
-	// Output is the output mode: "columns" (default), "json" or "none".
+	// Output is the -o value: a mode (columns (default), json, jsonpretty,
+	// yaml, none), per datasource "ds:mode,…", or the legacy
+	// "columns=a,b" / "columns=+x" field selection.
 	Output string
+	// Fields is the --fields value: "a,b", "+x,-y" (relative to the
+	// defaults), or per datasource "ds:a,b;ds2:+c".
+	Fields string
+	// Filters are -F/--filter expressions, all ANDed: "f==v,g~re" or the
+	// legacy "path:/etc/passwd,flags:~O_WRONLY".
+	Filters []string
+	// Sort and MaxEntries order and cut array datasources: "f1,-f2"
+	// (or "ds:f1;ds2:-f2") and "N" (or "ds:N,ds2:M").
+	Sort, MaxEntries string
 	// Stdout receives events; Stderr receives the summary of lost events.
 	// Both default to the process's.
 	Stdout, Stderr io.Writer
@@ -132,13 +143,21 @@ type RunOptions struct {
 	// Interfaces are the network interfaces the gadget's traffic-control
 	// (classifier) programs attach to (--iface).
 	Interfaces []string
+	// WasmCacheDir is the compilation cache of Wasm modules ("" = none).
+	WasmCacheDir string
+	// WasmInterrupt compiles Wasm modules with wazero's termination checks,
+	// so that a guest call stuck in a loop is cut when the run ends. They
+	// cost about 1.5 µs per guest call and a call into Go per loop
+	// iteration; without them (the default), a stuck guest is abandoned by
+	// the run's watchdog instead (see RATIONALE.md).
+	WasmInterrupt bool
 	// RingBufferSize, if not zero, replaces the size in bytes of the
 	// gadget's ring buffers (a power of two, a multiple of the page size).
 	RingBufferSize uint32
 }
 
-// OutputModes lists the accepted values of RunOptions.Output.
-var OutputModes = []string{"columns", "json", "none"}
+// OutputModes lists the output modes of RunOptions.Output.
+var OutputModes = format.Modes
 
 // Result summarises a run.
 type Result struct {
@@ -152,17 +171,46 @@ type Result struct {
 // Run loads the gadget into the kernel and streams its events until ctx
 // ends. On return every link, program and map it created is closed.
 func (g *Gadget) Run(ctx context.Context, opts RunOptions) (*Result, error) {
-	if len(g.wasm) > 0 {
-		return nil, fmt.Errorf("%s: %w", g.name, ErrWasmUnsupported)
-	}
 	if opts.Stdout == nil {
 		opts.Stdout = os.Stdout
 	}
 	if opts.Stderr == nil {
 		opts.Stderr = os.Stderr
 	}
-	opts.Output = strings.ToLower(opts.Output)
-	values, err := g.parseParams(opts.ParamValues)
+	wasmVals, err := g.checkParams(opts.ParamValues)
+	if err != nil {
+		return nil, err
+	}
+	run, err := g.newRunState(opts)
+	if err != nil {
+		return nil, err
+	}
+	// Each run has its own copy of the config: the Wasm module may change
+	// it (setConfig, e.g. programs.<p>.attach_to) before the load.
+	spec := *g.spec
+	spec.Metadata = g.spec.Metadata.Clone()
+
+	// The guest's context outlives the pipeline's drain: events still in
+	// the kernel buffers when ctx ends go through the guest too.
+	guestCtx, cancelGuest := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelGuest()
+	var w *wasmRun
+	if len(g.wasm) > 0 {
+		if w, err = g.startWasm(guestCtx, run, spec.Metadata, wasmVals, opts); err != nil {
+			return nil, err
+		}
+		defer w.close(guestCtx)
+		if err := w.guard("gadgetPreStart", func() error { return w.inst.PreStart(guestCtx) }); err != nil {
+			return nil, err
+		}
+		g.annotateWasm(run, w)
+	}
+
+	pl, err := g.plan(run, w, opts)
+	if err != nil {
+		return nil, err
+	}
+	values, err := g.parseParams(pl.params)
 	if err != nil {
 		return nil, err
 	}
@@ -180,24 +228,37 @@ func (g *Gadget) Run(ctx context.Context, opts RunOptions) (*Result, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: read clocks: %w", g.name, err)
 	}
-	inst, err := loader.Load(g.spec, lopts)
+	inst, err := loader.Load(&spec, lopts)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", g.name, err)
 	}
 	defer inst.Close()
 
-	run, err := g.newRunState(opts)
-	if err != nil {
-		return nil, err
-	}
-	p, lr, err := g.assemble(inst, run, opts, bootOffset)
+	p, lr, err := g.assemble(inst, run, pl, w, opts, bootOffset)
 	if err != nil {
 		return nil, err
 	}
 	if err := inst.Attach(); err != nil {
 		return nil, fmt.Errorf("%s: %w", g.name, err)
 	}
+	if w != nil {
+		w.loaded(inst)
+		if err := w.guard("gadgetStart", func() error { return w.inst.Start(guestCtx) }); err != nil {
+			return nil, err
+		}
+		watchDone := make(chan struct{})
+		defer close(watchDone)
+		go w.watch(ctx, p, watchDone)
+	}
 	runErr := p.Run(ctx)
+	if w != nil && !w.abandoned.Load() {
+		if err := w.guard("gadgetStop", func() error { return w.inst.Stop(guestCtx) }); err != nil && runErr == nil {
+			runErr = err
+		}
+		if err := w.guard("gadgetPostStop", func() error { return w.inst.PostStop(guestCtx) }); err != nil && runErr == nil {
+			runErr = err
+		}
+	}
 
 	res := &Result{Events: p.Stats().Records, Lost: lr.totals}
 	if runErr != nil {
@@ -206,14 +267,19 @@ func (g *Gadget) Run(ctx context.Context, opts RunOptions) (*Result, error) {
 	return res, nil
 }
 
-// parseParams checks user values against the declared params: unknown keys
-// are an error listing the valid ones.
-func (g *Gadget) parseParams(in map[string]string) (map[string]any, error) {
-	byKey := make(map[string]*gadgetspec.Param, len(g.spec.Params))
-	for _, p := range g.spec.Params {
+// checkParams checks that every key of in names a param of the gadget
+// (an unknown key is an error listing the valid ones) and returns the
+// values of the Wasm module's params, with their defaults.
+func (g *Gadget) checkParams(in map[string]string) (map[string]string, error) {
+	ps := g.Params()
+	byKey := make(map[string]*gadgetspec.Param, len(ps))
+	wasm := map[string]string{}
+	for _, p := range ps {
 		byKey[p.Key] = p
+		if p.HasTag(wasmParamTag) {
+			wasm[p.Key] = p.Default
+		}
 	}
-	out := make(map[string]any, len(in))
 	for k, v := range in {
 		p, ok := byKey[k]
 		if !ok {
@@ -224,11 +290,28 @@ func (g *Gadget) parseParams(in map[string]string) (map[string]any, error) {
 			sort.Strings(keys)
 			return nil, fmt.Errorf("%s: unknown parameter %q (valid: %s)", g.name, k, strings.Join(keys, ", "))
 		}
+		if p.HasTag(wasmParamTag) {
+			wasm[k] = v
+		}
+	}
+	return wasm, nil
+}
+
+// parseParams turns the values of the eBPF program's params into what
+// the loader writes into .rodata; Wasm params are left out (checkParams
+// has checked every key).
+func (g *Gadget) parseParams(in map[string]string) (map[string]any, error) {
+	out := make(map[string]any, len(in))
+	for _, p := range g.spec.Params {
+		v, ok := in[p.Key]
+		if !ok {
+			continue
+		}
 		val, err := p.Parse(v)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", g.name, err)
 		}
-		out[k] = val
+		out[p.Key] = val
 	}
 	return out, nil
 }

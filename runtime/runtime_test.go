@@ -23,6 +23,11 @@ import (
 	"github.com/gadgetkit/ig/runtime"
 )
 
+// Keep the main thread out of the namespace games of the tests: a thread
+// that joined another namespace is thrown away, but the main thread cannot
+// be, and /proc/self/ns/* would then describe the wrong namespace.
+func init() { goruntime.LockOSThread() }
+
 // The child mode of the test binary: call getppid N times, in whatever
 // namespaces the parent started it in.
 func TestMain(m *testing.M) {
@@ -73,7 +78,7 @@ func testGadget(t *testing.T, name string) *runtime.Gadget {
 		}
 		built[name] = img
 	}
-	g, err := runtime.New(name, runtime.Content{Metadata: img.Metadata, Program: img.Program})
+	g, err := runtime.New(name, runtime.Content{Metadata: img.Metadata, Program: img.Program, Wasm: img.Wasm})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -351,5 +356,45 @@ func TestMapIteratorIntervals(t *testing.T) {
 	}
 	if arrays < 4 {
 		t.Errorf("%d fetches in about 2 s at 300 ms", arrays)
+	}
+}
+
+// TestWasmEndlessLoopIsAbandoned: a guest that never returns from its
+// callback does not hang the run: once the run is stopped, the watchdog
+// abandons the guest and Run returns an error naming the problem.
+func TestWasmEndlessLoopIsAbandoned(t *testing.T) {
+	g := testGadget(t, "wasmloop")
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	var out, errOut bytes.Buffer
+	done := make(chan error, 1)
+	start := time.Now()
+	go func() {
+		_, err := g.Run(ctx, runtime.RunOptions{Stdout: &out, Stderr: &errOut, Output: "json",
+			ParamValues: map[string]string{"comm": "runtime.test"}})
+		done <- err
+	}()
+	// The first event the guest sees sends it into its loop; keep making
+	// them until the run is up.
+	stopCalls := make(chan struct{})
+	defer close(stopCalls)
+	go func() {
+		for {
+			select {
+			case <-stopCalls:
+				return
+			case <-time.After(100 * time.Millisecond):
+				unix.Getppid()
+			}
+		}
+	}()
+	select {
+	case err := <-done:
+		if err == nil || !strings.Contains(err.Error(), "abandoned") {
+			t.Fatalf("Run() = %v, want an error saying the guest was abandoned", err)
+		}
+		t.Logf("Run returned %v after start: %v", time.Since(start).Round(time.Millisecond), err)
+	case <-time.After(30 * time.Second):
+		t.Fatal("Run hangs on a guest stuck in a loop")
 	}
 }

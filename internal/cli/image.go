@@ -3,6 +3,7 @@ package cli
 import (
 	"encoding/json"
 	"fmt"
+	"path/filepath"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/gadgetkit/ig/internal/version"
 	"github.com/gadgetkit/ig/registry"
+	"github.com/gadgetkit/ig/runtime"
 )
 
 func newImageCmd(env Env) *cobra.Command {
@@ -115,7 +117,11 @@ func newImageInspectCmd(env Env) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			info := g.Inspect()
+			info, err := g.Inspect(cmd.Context(), runtime.RunOptions{Stderr: env.Stderr,
+				WasmCacheDir: filepath.Join(registry.DefaultCacheDir(), "wasm")})
+			if err != nil {
+				return err
+			}
 			switch output {
 			case "json":
 				enc := json.NewEncoder(env.Stdout)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"path/filepath"
 	goruntime "runtime"
 	"strings"
 	"syscall"
@@ -22,12 +23,20 @@ import (
 
 // runFlags are the flags every gadget has.
 type runFlags struct {
-	output  string
-	timeout int
+	output     string
+	fields     string
+	filters    []string
+	sort       string
+	maxEntries string
+	timeout    int
 }
 
 func (f *runFlags) register(fs *pflag.FlagSet) {
-	fs.StringVarP(&f.output, "output", "o", "columns", "output mode: "+strings.Join(runtime.OutputModes, ", "))
+	fs.StringVarP(&f.output, "output", "o", "columns", "output mode: "+strings.Join(runtime.OutputModes, ", ")+"; per datasource ds:mode,…; legacy columns=a,b or columns=+x")
+	fs.StringVar(&f.fields, "fields", "", "fields to show: a,b or +x,-y relative to the defaults; per datasource ds:a,b;ds2:+c")
+	fs.StringArrayVarP(&f.filters, "filter", "F", nil, "keep events matching field<op>value terms, comma = AND; ops == != >= > <= < ~ !~; legacy field:value, field:~regex, field:!value (repeatable)")
+	fs.StringVar(&f.sort, "sort", "", "sort array datasources by fields, - for descending: f1,-f2; per datasource ds:f1;ds2:-f2")
+	fs.StringVar(&f.maxEntries, "max-entries", "", "keep at most N entries of array datasources: N or ds:N,ds2:M")
 	fs.IntVarP(&f.timeout, "timeout", "t", 0, "stop after this many seconds (0: run until interrupted)")
 }
 
@@ -50,6 +59,7 @@ func newRunCmd(env Env) *cobra.Command {
 
 // valueFlags are the common flags that take a separate value argument.
 var valueFlags = map[string]bool{"-o": true, "--output": true, "-t": true, "--timeout": true,
+	"--fields": true, "-F": true, "--filter": true, "--sort": true, "--max-entries": true,
 	"--map-fetch-interval": true, "--map-fetch-count": true, "--iface": true}
 
 // imageArg finds the first positional argument.
@@ -164,8 +174,13 @@ func runGadget(ctx context.Context, env Env, cmd *cobra.Command, args []string) 
 	_, err = g.Run(ctx, runtime.RunOptions{
 		ParamValues:      values,
 		Output:           rf.output,
+		Fields:           rf.fields,
+		Filters:          rf.filters,
+		Sort:             rf.sort,
+		MaxEntries:       rf.maxEntries,
 		MapFetchInterval: fetchInterval,
 		MapFetchCount:    fetchCount,
+		WasmCacheDir:     filepath.Join(registry.DefaultCacheDir(), "wasm"),
 		Interfaces:       ifaces,
 		Stdout:           env.Stdout,
 		Stderr:           env.Stderr,

@@ -273,6 +273,9 @@ func (p *Param) Parse(s string) (any, error) {
 	case datasource.Float64:
 		v, err = strconv.ParseFloat(t, 64)
 	case datasource.String:
+		if p.MaxLen == 0 {
+			return s, nil // not an eBPF char array: any length (Wasm params)
+		}
 		if len(s) > p.MaxLen {
 			return nil, fmt.Errorf("param %s: %q is longer than %d bytes: %w", p.Key, s, p.MaxLen, ErrInvalidParamValue)
 		}

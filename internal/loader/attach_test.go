@@ -638,7 +638,7 @@ func TestReleaseAll(t *testing.T) {
 			if err := ns.do(g.Attach); err != nil {
 				t.Fatalf("Attach: %v", err)
 			}
-			if _, err := g.AttachNetns("/proc/self/ns/net"); err != nil {
+			if _, err := g.AttachNetns("/proc/thread-self/ns/net"); err != nil {
 				t.Fatalf("AttachNetns: %v", err)
 			}
 			for name, p := range g.Collection().Programs {

@@ -3,6 +3,7 @@ package loader
 import (
 	"os"
 	"path/filepath"
+	goruntime "runtime"
 	"testing"
 
 	"golang.org/x/sys/unix"
@@ -11,6 +12,11 @@ import (
 	"github.com/gadgetkit/ig/internal/metadata"
 	"github.com/gadgetkit/ig/internal/testutil"
 )
+
+// Keep the main thread out of the namespace games of the tests: a thread
+// that joined another namespace is thrown away, but the main thread cannot
+// be, and /proc/self/ns/* would then describe the wrong namespace.
+func init() { goruntime.LockOSThread() }
 
 // compileBPF compiles testdata/<src>; see testutil.CompileBPF.
 func compileBPF(tb testing.TB, src string, extra ...string) string {

@@ -249,3 +249,33 @@ func (a Annotations) Keys() []string {
 	sort.Strings(ks)
 	return ks
 }
+
+// Clone returns a copy of g whose Config can be changed (setConfig from a
+// Wasm module) without changing g. The typed parts are shared: they are
+// read-only after Parse.
+func (g *Gadget) Clone() *Gadget {
+	if g == nil {
+		return nil
+	}
+	c := *g
+	c.Config, _ = cloneValue(g.Config).(map[string]any)
+	return &c
+}
+
+func cloneValue(v any) any {
+	switch x := v.(type) {
+	case map[string]any:
+		m := make(map[string]any, len(x))
+		for k, e := range x {
+			m[k] = cloneValue(e)
+		}
+		return m
+	case []any:
+		s := make([]any, len(x))
+		for i, e := range x {
+			s[i] = cloneValue(e)
+		}
+		return s
+	}
+	return v
+}

@@ -104,3 +104,18 @@ func TestParseEmpty(t *testing.T) {
 		t.Errorf("empty document gave %+v", g)
 	}
 }
+
+func TestCloneConfigIsIndependent(t *testing.T) {
+	g, err := metadata.Parse([]byte("programs:\n  p:\n    attach_to: a\n"), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := g.Clone()
+	c.Config["programs"].(map[string]any)["p"].(map[string]any)["attach_to"] = "b"
+	if v, _ := g.Lookup("programs.p.attach_to"); v != "a" {
+		t.Fatalf("changing the clone changed the original: %v", v)
+	}
+	if v, _ := c.Lookup("programs.p.attach_to"); v != "b" {
+		t.Fatalf("clone: %v", v)
+	}
+}

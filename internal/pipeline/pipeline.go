@@ -154,12 +154,17 @@ type Pipeline struct {
 	stopHook func()
 	records  atomic.Uint64
 	batches  atomic.Uint64
+	// abandon, when closed, makes Run return abandonErr at once, leaving
+	// a stuck stage behind (see Abandon).
+	abandon     chan struct{}
+	abandonOnce sync.Once
+	abandonErr  error
 }
 
 // New returns a pipeline. stopHook, if not nil, runs when the context ends,
 // before the sources are flushed (the runtime detaches programs there).
 func New(cfg Config, inputs []Input, stopHook func()) *Pipeline {
-	return &Pipeline{cfg: cfg.withDefaults(), inputs: inputs, stopHook: stopHook}
+	return &Pipeline{cfg: cfg.withDefaults(), inputs: inputs, stopHook: stopHook, abandon: make(chan struct{})}
 }
 
 // Stats returns the counters so far.
@@ -167,10 +172,31 @@ func (p *Pipeline) Stats() Stats {
 	return Stats{Records: p.records.Load(), Batches: p.batches.Load()}
 }
 
+// Abandon makes Run return err now, even if a stage never returns (a
+// Wasm guest stuck in a loop): the goroutines left behind end with the
+// process. The first call wins.
+func (p *Pipeline) Abandon(err error) {
+	p.abandonOnce.Do(func() {
+		p.abandonErr = err
+		close(p.abandon)
+	})
+}
+
 // Run moves records until ctx ends and every source is drained, or until
 // every source is done by itself (one-shot snapshots), or until a stage or
-// source fails. It returns the first error.
+// source fails, or until Abandon. It returns the first error.
 func (p *Pipeline) Run(ctx context.Context) error {
+	done := make(chan error, 1)
+	go func() { done <- p.run(ctx) }()
+	select {
+	case err := <-done:
+		return err
+	case <-p.abandon:
+		return p.abandonErr
+	}
+}
+
+func (p *Pipeline) run(ctx context.Context) error {
 	if len(p.inputs) == 0 {
 		return errors.New("pipeline: no sources")
 	}

@@ -244,3 +244,28 @@ func TestTick(t *testing.T) {
 		t.Fatalf("OnTick ran %d times", ticks)
 	}
 }
+
+type stuck struct{ entered chan struct{} }
+
+func (s stuck) Process(*pipeline.Batch) error {
+	close(s.entered)
+	select {} // never returns
+}
+
+func TestAbandonReturnsWhileAStageIsStuck(t *testing.T) {
+	src := newFakeSource(10)
+	st := stuck{entered: make(chan struct{})}
+	p := pipeline.New(pipeline.Config{}, []pipeline.Input{{Source: src, Stages: []pipeline.Stage{st}}}, nil)
+	errc := make(chan error, 1)
+	go func() { errc <- p.Run(context.Background()) }()
+	<-st.entered
+	p.Abandon(os.ErrDeadlineExceeded)
+	select {
+	case err := <-errc:
+		if err != os.ErrDeadlineExceeded {
+			t.Fatalf("Run() = %v", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Run did not return after Abandon")
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -317,4 +318,71 @@ func TestInterruptStopsCleanly(t *testing.T) {
 	}
 	t.Logf("ig exited %v after SIGINT", time.Since(start))
 	testutil.WaitGone(t, during, 5*time.Second)
+}
+
+// TestSeedLegacyCommand runs the command users know from the docs, legacy
+// filter and legacy -o columns=… included: the writer of the file shows,
+// its readers do not.
+func TestSeedLegacyCommand(t *testing.T) {
+	ig := igWithTraceOpen(t)
+	path := filepath.Join(t.TempDir(), "resolv.conf")
+	if err := os.WriteFile(path, []byte("nameserver 127.0.0.53\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	stop := make(chan struct{})
+	writers := make(chan int, 100)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			select {
+			case <-stop:
+				return
+			case <-time.After(150 * time.Millisecond):
+			}
+			_ = exec.Command("/bin/cat", path).Run() // a reader
+			w := exec.Command("/bin/sh", "-c", "echo 'search example' > "+path)
+			if w.Run() == nil {
+				select {
+				case writers <- w.Process.Pid:
+				default:
+				}
+			}
+		}
+	}()
+	out := ig.MustRun(t, "run", "trace_open", "--timeout", "3",
+		"--filter", "path:"+path+",flags:~(O_WRONLY|O_RDWR)", "--output", "columns=+flags")
+	close(stop)
+	<-done
+	close(writers)
+
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	header := strings.Fields(lines[0])
+	if !contains(header, "FLAGS") || !contains(header, "FNAME") {
+		t.Fatalf("header %q lacks FLAGS or FNAME", lines[0])
+	}
+	pids := map[string]bool{}
+	for p := range writers {
+		pids[strconv.Itoa(p)] = true
+	}
+	seen := 0
+	for _, l := range lines[1:] {
+		f := strings.Fields(l)
+		if len(f) < 2 || !strings.HasSuffix(l, path) {
+			t.Errorf("line for another file: %q", l)
+			continue
+		}
+		if f[0] == "cat" {
+			t.Errorf("a reader was not filtered out: %q", l)
+		}
+		if !strings.Contains(l, "O_WRONLY|O_CREAT|O_TRUNC") {
+			t.Errorf("writer line without its flags: %q", l)
+		}
+		if pids[f[1]] {
+			seen++
+		}
+	}
+	if seen == 0 {
+		t.Fatalf("no writer of %s in the output:\n%s", path, out)
+	}
 }

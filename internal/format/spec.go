@@ -1,8 +1,8 @@
-package cli
+package format
 
 // Parsing of the output flags of ig run: -o/--output (with the legacy
 // columns=… form) and --fields. These are pure functions; the run command
-// calls them and hands the results to format.New.
+// calls them and hands the results to New.
 
 import (
 	"fmt"
@@ -11,7 +11,6 @@ import (
 
 	"github.com/gadgetkit/ig/internal/datasource"
 	"github.com/gadgetkit/ig/internal/filter"
-	"github.com/gadgetkit/ig/internal/format"
 )
 
 // OutputSpec is a parsed -o/--output value.
@@ -31,7 +30,7 @@ func (o OutputSpec) Mode(ds string) string {
 		return m
 	}
 	if o.Default == "" {
-		return format.ModeColumns
+		return ModeColumns
 	}
 	return o.Default
 }
@@ -42,7 +41,7 @@ func (o OutputSpec) Mode(ds string) string {
 // which selects columns mode and the fields as --fields would. An unknown
 // mode is an error (upstream silently prints nothing).
 func ParseOutput(value string) (OutputSpec, error) {
-	spec := OutputSpec{Default: format.ModeColumns}
+	spec := OutputSpec{Default: ModeColumns}
 	value = strings.TrimSpace(value)
 	if value == "" {
 		return spec, nil
@@ -55,7 +54,7 @@ func ParseOutput(value string) (OutputSpec, error) {
 		if !hasDS {
 			ds, mode = "", head
 		}
-		if !strings.EqualFold(strings.TrimSpace(mode), format.ModeColumns) {
+		if !strings.EqualFold(strings.TrimSpace(mode), ModeColumns) {
 			return spec, fmt.Errorf("-o %s: only columns takes a field list (columns=a,b or columns=+x,-y)", value)
 		}
 		fs, err := parseFieldList(fields)
@@ -64,7 +63,7 @@ func ParseOutput(value string) (OutputSpec, error) {
 		}
 		spec.Fields = FieldSpec{lists: map[string]fieldList{strings.TrimSpace(ds): fs}}
 		if hasDS {
-			spec.PerDS = map[string]string{strings.TrimSpace(ds): format.ModeColumns}
+			spec.PerDS = map[string]string{strings.TrimSpace(ds): ModeColumns}
 		}
 		return spec, nil
 	}
@@ -99,10 +98,10 @@ func ParseOutput(value string) (OutputSpec, error) {
 
 func checkMode(m string) (string, error) {
 	m = strings.ToLower(strings.TrimSpace(m))
-	if slices.Contains(format.Modes, m) {
+	if slices.Contains(Modes, m) {
 		return m, nil
 	}
-	return "", fmt.Errorf("unknown output mode %q (valid: %s)", m, strings.Join(format.Modes, ", "))
+	return "", fmt.Errorf("unknown output mode %q (valid: %s)", m, strings.Join(Modes, ", "))
 }
 
 // FieldSpec is a parsed --fields value: per datasource (or for every
@@ -209,7 +208,7 @@ func MergeFields(fromOutput, fromFlag FieldSpec) (FieldSpec, error) {
 // ResolveFields returns the fields of ds that spec selects for mode, in
 // order; nil when spec says nothing about ds (the formatter then uses the
 // mode's defaults). Relative lists start from the mode's defaults:
-// format.DefaultFields for columns, format.JSONFields for json,
+// DefaultFields for columns, JSONFields for json,
 // jsonpretty and yaml.
 func ResolveFields(ds *datasource.DataSource, spec FieldSpec, mode string) ([]*datasource.Field, error) {
 	l, ok := spec.lists[ds.Name]
@@ -222,10 +221,10 @@ func ResolveFields(ds *datasource.DataSource, spec FieldSpec, mode string) ([]*d
 	var out []*datasource.Field
 	if l.relative {
 		switch strings.ToLower(mode) {
-		case format.ModeJSON, format.ModeJSONPretty, format.ModeYAML:
-			out = format.JSONFields(ds)
+		case ModeJSON, ModeJSONPretty, ModeYAML:
+			out = JSONFields(ds)
 		default:
-			out = format.DefaultFields(ds)
+			out = DefaultFields(ds)
 		}
 	}
 	for _, it := range l.items {

@@ -1,4 +1,4 @@
-package cli
+package format
 
 import (
 	"bytes"
@@ -11,13 +11,12 @@ import (
 
 	"github.com/gadgetkit/ig/internal/datasource"
 	"github.com/gadgetkit/ig/internal/filter"
-	"github.com/gadgetkit/ig/internal/format"
 	"github.com/gadgetkit/ig/internal/pipeline"
 )
 
-// openDS is trace_open's datasource after the formatters stage added
+// specOpenDS is trace_open's datasource after the formatters stage added
 // the string field flags (hidden by default) next to flags_raw.
-func openDS(t *testing.T) *datasource.DataSource {
+func specOpenDS(t *testing.T) *datasource.DataSource {
 	ds := datasource.New("open", datasource.TypeSingle)
 	must := func(f *datasource.Field, err error) *datasource.Field {
 		t.Helper()
@@ -108,12 +107,12 @@ func TestParseOutput(t *testing.T) {
 }
 
 func TestResolveFields(t *testing.T) {
-	ds := openDS(t)
+	ds := specOpenDS(t)
 	defaults := []string{"proc.comm", "proc.pid", "proc.tid", "proc.creds.uid", "proc.creds.gid", "fd", "fname"}
-	if got := names(format.DefaultFields(ds)); !slices.Equal(got, defaults) {
+	if got := names(DefaultFields(ds)); !slices.Equal(got, defaults) {
 		t.Fatalf("defaults %v", got)
 	}
-	jsonAll := names(format.JSONFields(ds))
+	jsonAll := names(JSONFields(ds))
 	for _, tc := range []struct {
 		flag, mode string
 		want       []string
@@ -162,7 +161,7 @@ func TestResolveFields(t *testing.T) {
 }
 
 func TestFieldErrors(t *testing.T) {
-	ds := openDS(t)
+	ds := specOpenDS(t)
 	for _, tc := range []struct{ flag, want string }{
 		{"pid,nosuch", `--fields: unknown field "nosuch" in datasource open (valid: timestamp_raw, proc.comm, proc.pid, proc.tid, proc.creds.uid, proc.creds.gid, proc.parent.pid, proc.parent.comm, fd, flags_raw, fname, flags, secret)`},
 		{"-nosuch", `unknown field "nosuch"`},
@@ -208,7 +207,7 @@ func TestFieldErrors(t *testing.T) {
 }
 
 func TestResolveAllFields(t *testing.T) {
-	ds := openDS(t)
+	ds := specOpenDS(t)
 	spec, _ := ParseFields("open:pid,fname")
 	out, _ := ParseOutput("json")
 	m, err := ResolveAllFields([]*datasource.DataSource{ds}, spec, out)
@@ -231,7 +230,7 @@ func TestResolveAllFields(t *testing.T) {
 //
 // on recorded events: the writer of resolv.conf is shown, with its flags.
 func TestSeedCommand(t *testing.T) {
-	ds := openDS(t)
+	ds := specOpenDS(t)
 	rec := func(comm string, pid uint32, fname, flags string) *datasource.Record {
 		raw := make([]byte, ds.StaticSize)
 		copy(raw[8:23], comm)
@@ -256,7 +255,7 @@ func TestSeedCommand(t *testing.T) {
 		t.Fatal(err)
 	}
 	var buf bytes.Buffer
-	cols, err := format.New(out.Mode(ds.Name), &buf, ds, format.Options{Fields: fields})
+	cols, err := New(out.Mode(ds.Name), &buf, ds, Options{Fields: fields})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,0 +1,351 @@
+package wasmhost
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gadgetkit/ig/internal/datasource"
+)
+
+func TestCompileRejects(t *testing.T) {
+	lifecycle := func(name string, ret int32) wfunc {
+		return wfunc{results: sigI32, body: i32c(ret), export: name}
+	}
+	for _, tc := range []struct {
+		name string
+		wasm []byte
+		want string
+	}{
+		{"not wasm", []byte("\x7fELF"), `wasm module "gadget": compile: `},
+		{"no version", wmod{funcs: []wfunc{lifecycle("gadgetInit", 0)}}.encode(),
+			`wasm module "gadget": module has no gadgetAPIVersion export`},
+		{"version of the wrong type", wmod{funcs: []wfunc{{params: sigI32, results: []byte{tI64}, body: i64c(1), export: "gadgetAPIVersion"}}}.encode(),
+			"export gadgetAPIVersion has signature (i32) -> (i64), want () -> (i64)"},
+		{"foreign import", wmod{imports: []wimport{{"env", "abort", nil, nil}}, funcs: []wfunc{fnVersion1}}.encode(),
+			"imports env.abort: only the ig and wasi_snapshot_preview1 modules are provided"},
+		{"unknown host function", wmod{imports: []wimport{{"ig", "launchMissiles", nil, nil}}, funcs: []wfunc{fnVersion1}}.encode(),
+			"imports ig.launchMissiles, which ig does not provide"},
+		{"wrong host signature", wmod{imports: []wimport{{"ig", "fieldSet", []byte{tI32, tI32}, sigI32}}, funcs: []wfunc{fnVersion1}}.encode(),
+			"imports ig.fieldSet with signature (i32, i32) -> (i32); ig provides (i32, i32, i32, i64) -> (i32)"},
+		{"old syscall declaration signature", wmod{imports: []wimport{{"ig", "getSyscallDeclaration", []byte{tI64, tI32}, sigI32}}, funcs: []wfunc{fnVersion1}}.encode(),
+			"imports ig.getSyscallDeclaration with signature (i64, i32) -> (i32); ig provides (i64, i64) -> (i32)"},
+		{"wrong callback signature", wmod{funcs: []wfunc{fnVersion1, {params: sigI32, export: "dataSourceCallback"}}}.encode(),
+			"export dataSourceCallback has signature (i32) -> (), want (i64, i32, i32) -> ()"},
+		{"command", wmod{funcs: []wfunc{fnVersion1, {export: "_start"}}}.encode(),
+			"module is a WASI command (it exports _start, not _initialize)"},
+		{"memory over the limit", wmod{funcs: []wfunc{fnVersion1}, memMin: 2000}.encode(),
+			`wasm module "gadget": compile: `},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Compile(context.Background(), tc.wasm, Config{})
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("Compile: %v, want %q", err, tc.want)
+			}
+			if strings.Contains(err.Error(), "\n") {
+				t.Errorf("error is not one line: %q", err)
+			}
+			t.Log(err)
+		})
+	}
+}
+
+// hostile compiles and instantiates a hand-written guest with one
+// "events" datasource.
+func hostile(t *testing.T, wasm []byte, cfg Config) (*Instance, *datasource.DataSource, error) {
+	t.Helper()
+	ctx := context.Background()
+	if cfg.Name == "" {
+		cfg.Name = "hostile"
+	}
+	if cfg.Stderr == nil {
+		cfg.Stderr = &syncBuffer{}
+	}
+	mod, err := Compile(ctx, wasm, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { mod.Close(ctx) })
+	events := newEventsDS(t)
+	inst, err := mod.Instantiate(ctx, Env{DataSources: []*datasource.DataSource{events}})
+	if err == nil {
+		t.Cleanup(func() { inst.Close(ctx) })
+	}
+	return inst, events, err
+}
+
+func TestVersion(t *testing.T) {
+	v2 := wmod{funcs: []wfunc{{results: []byte{tI64}, body: i64c(2), export: "gadgetAPIVersion"}}}.encode()
+	_, _, err := hostile(t, v2, Config{})
+	if err == nil || err.Error() != `wasm module "hostile": module speaks gadget API version 2, ig supports 1` {
+		t.Fatalf("Instantiate: %v", err)
+	}
+	v1i32 := wmod{funcs: []wfunc{{results: sigI32, body: i32c(1), export: "gadgetAPIVersion"}}}.encode()
+	if _, _, err := hostile(t, v1i32, Config{}); err != nil {
+		t.Fatalf("an i32 gadgetAPIVersion: %v", err)
+	}
+}
+
+func TestLifecycleResult(t *testing.T) {
+	var funcs []wfunc
+	funcs = append(funcs, fnVersion1)
+	for k, name := range []string{"gadgetInit", "gadgetPreStart", "gadgetStart", "gadgetStop", "gadgetPostStop"} {
+		funcs = append(funcs, wfunc{results: sigI32, body: i32c(int32(k)), export: name})
+	}
+	inst, _, err := hostile(t, wmod{funcs: funcs}.encode(), Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	for k, call := range []func(context.Context) error{inst.Init, inst.PreStart, inst.Start, inst.Stop, inst.PostStop} {
+		err := call(ctx)
+		if k == 0 {
+			if err != nil {
+				t.Errorf("gadgetInit returning 0: %v", err)
+			}
+			continue
+		}
+		if err == nil || !strings.Contains(err.Error(), "returned "+string(rune('0'+k))) {
+			t.Errorf("lifecycle export %d: %v", k, err)
+		}
+	}
+	// A module with no lifecycle export at all is fine.
+	inst, _, err = hostile(t, wmod{funcs: []wfunc{fnVersion1}}.encode(), Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, call := range []func(context.Context) error{inst.Init, inst.PreStart, inst.Start, inst.Stop, inst.PostStop} {
+		if err := call(ctx); err != nil {
+			t.Error(err)
+		}
+	}
+}
+
+func TestTrapInCallback(t *testing.T) {
+	wasm := subscribingGuest(wfunc{params: []byte{tI64, tI32, tI32}, body: []byte{opUnreachable}, export: "dataSourceCallback"})
+	inst, events, err := hostile(t, wasm, Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := inst.Init(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	err = inst.Stage(events).Process(eventsBatch(events, 3))
+	if err == nil || err.Error() != `wasm module "hostile": dataSourceCallback: wasm error: unreachable` {
+		t.Fatalf("Process: %v", err)
+	}
+}
+
+func TestExitInCallback(t *testing.T) {
+	// The callback calls WASI proc_exit(3): import index 2.
+	exit := wfunc{params: []byte{tI64, tI32, tI32}, body: ins(i32c(3), call(2)), export: "dataSourceCallback"}
+	m := wmod{
+		imports: []wimport{
+			{"ig", "getDataSource", []byte{tI64}, sigI32},
+			{"ig", "dataSourceSubscribe", []byte{tI32, tI32, tI32, tI64}, sigI32},
+			{"wasi_snapshot_preview1", "proc_exit", sigI32, nil},
+		},
+		funcs: []wfunc{fnVersion1, {results: sigI32, export: "gadgetInit", body: ins(
+			i64c(6<<32), call(0), i32c(1), i32c(0), i64c(1), call(1))}, exit},
+		memMin: 1,
+		data:   []byte("events"),
+	}
+	inst, events, err := hostile(t, m.encode(), Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := inst.Init(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	stage := inst.Stage(events)
+	err = stage.Process(eventsBatch(events, 3))
+	if err == nil || err.Error() != `wasm module "hostile": dataSourceCallback: guest exited with code 3 (its stderr says why)` {
+		t.Fatalf("Process: %v", err)
+	}
+	err = stage.Process(eventsBatch(events, 3))
+	if err == nil || !strings.Contains(err.Error(), "guest unusable after an earlier failure") {
+		t.Fatalf("Process after exit: %v", err)
+	}
+}
+
+// loop is an infinite loop: loop br 0 end.
+var loop = []byte{opLoop, blockVoid, opBr, 0, opEnd}
+
+func TestInfiniteLoopInCallback(t *testing.T) {
+	wasm := subscribingGuest(wfunc{params: []byte{tI64, tI32, tI32}, body: loop, export: "dataSourceCallback"})
+	inst, events, err := hostile(t, wasm, Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := inst.Init(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	runCtx, cancel := context.WithCancel(context.Background())
+	if err := inst.Start(runCtx); err != nil {
+		t.Fatal(err)
+	}
+	time.AfterFunc(300*time.Millisecond, cancel)
+	start := time.Now()
+	err = inst.Stage(events).Process(eventsBatch(events, 1))
+	took := time.Since(start)
+	if err == nil || !strings.Contains(err.Error(), `wasm module "hostile": dataSourceCallback: interrupted when its context ended`) {
+		t.Fatalf("Process: %v", err)
+	}
+	if took > 2*time.Second {
+		t.Errorf("the loop ran %v after its context ended", took)
+	}
+	t.Logf("cut after %v: %v", took, err)
+	// The guest is closed now; later calls say so instead of hanging.
+	if err := inst.Stage(events).Process(eventsBatch(events, 1)); err == nil || !strings.Contains(err.Error(), "unusable") {
+		t.Errorf("Process after the interrupt: %v", err)
+	}
+}
+
+func TestInfiniteLoopInInit(t *testing.T) {
+	wasm := wmod{funcs: []wfunc{fnVersion1,
+		{results: sigI32, body: append(append([]byte{}, loop...), i32c(0)...), export: "gadgetInit"},
+		{results: sigI32, body: i32c(0), export: "gadgetStop"},
+	}}.encode()
+	inst, _, err := hostile(t, wasm, Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	err = inst.Init(ctx)
+	if err == nil || !strings.Contains(err.Error(), "gadgetInit: interrupted when its context ended (module closed with context deadline exceeded)") {
+		t.Fatalf("Init: %v", err)
+	}
+	if took := time.Since(start); took > 2*time.Second {
+		t.Errorf("Init returned after %v", took)
+	}
+	// A context that already ended is refused without touching the guest.
+	if err := inst.Stop(ctx); err == nil {
+		t.Error("Stop with an ended context")
+	}
+}
+
+func TestMemoryBomb(t *testing.T) {
+	// loop: memory.grow(16) != -1 → again; then unreachable.
+	grow := ins([]byte{opLoop, blockVoid}, i32c(16), []byte{opMemoryGrow, 0}, i32c(-1), []byte{opI32Ne, opBrIf, 0, opEnd, opUnreachable})
+	wasm := wmod{funcs: []wfunc{fnVersion1, {results: sigI32, body: ins(grow, i32c(0)), export: "gadgetInit"}}, memMin: 1}.encode()
+	inst, _, err := hostile(t, wasm, Config{MemoryLimitPages: 256})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = inst.Init(context.Background())
+	want := `wasm module "hostile": gadgetInit: wasm error: unreachable (guest memory is 241 of at most 256 pages, 16 MiB)`
+	if err == nil || err.Error() != want {
+		t.Fatalf("Init: %v\nwant %s", err, want)
+	}
+}
+
+// batchGuest is a hand-written batch guest: gadgetBatchBuffer returns
+// bufPtr and dataSourceCallbackBatch returns the log at offset 8 of its
+// data (after "events\0\0").
+func batchGuest(bufPtr int32, log []byte) []byte {
+	const dsName = "events"
+	data := append([]byte(dsName+"\x00\x00"), log...)
+	ret := int64(len(log))<<32 | 8
+	if len(log) == 0 {
+		ret = 0
+	}
+	return wmod{
+		imports: []wimport{
+			{"ig", "getDataSource", []byte{tI64}, sigI32},
+			{"ig", "dataSourceSubscribe", []byte{tI32, tI32, tI32, tI64}, sigI32},
+		},
+		funcs: []wfunc{fnVersion1,
+			{results: sigI32, export: "gadgetInit", body: ins(i64c(int64(len(dsName))<<32), call(0), i32c(1), i32c(0), i64c(1), call(1))},
+			{params: sigI32, results: sigI32, body: i32c(bufPtr), export: "gadgetBatchBuffer"},
+			{params: []byte{tI64, tI32, tI32, tI32}, results: []byte{tI64}, body: i64c(ret), export: "dataSourceCallbackBatch"},
+		},
+		memMin: 2,
+		data:   data,
+	}.encode()
+}
+
+func TestBadBatch(t *testing.T) {
+	u64 := func(v uint64) []byte {
+		b := make([]byte, 8)
+		for k := range b {
+			b[k] = byte(v >> (8 * k))
+		}
+		return b
+	}
+	// Field handles of the hand-written guest: it gets none, so any field
+	// handle is unknown; handle 1 is its datasource handle.
+	for _, tc := range []struct {
+		name   string
+		bufPtr int32
+		log    []byte
+		want   string
+	}{
+		{"buffer out of bounds", -16, nil, "gadgetBatchBuffer: returned buffer [0xfffffff0, +"},
+		{"unknown record", 4096, logEntry(2, 9999, 0, 0, nil), "dataSourceCallbackBatch: result log entry 0 (byte 0): unknown record 9999 (the batch has 3)"},
+		{"unknown field", 4096, logEntry(1, 0, 77, uint32(datasource.Uint32), u64(1)), "result log entry 0 (byte 0): unknown field handle 77"},
+		{"a datasource handle as a field", 4096, logEntry(1, 0, 1, uint32(datasource.Uint32), u64(1)), "unknown field handle 1"},
+		{"unknown op", 4096, append(logEntry(2, 1, 0, 0, nil), logEntry(9, 0, 0, 0, nil)...), "result log entry 1 (byte 20): unknown op 9"},
+		{"truncated", 4096, logEntry(2, 1, 0, 0, nil)[:12], "result log entry 0 (byte 0): truncated"},
+		{"value past the end", 4096, logEntry(1, 0, 1, uint32(datasource.Bytes), make([]byte, 16))[:24], "value of 16 bytes runs past the end of the log"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			inst, events, err := hostile(t, batchGuest(tc.bufPtr, tc.log), Config{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := inst.Init(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			err = inst.Stage(events).Process(eventsBatch(events, 3))
+			if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.HasPrefix(err.Error(), `wasm module "hostile": `) {
+				t.Fatalf("Process: %v\nwant %q", err, tc.want)
+			}
+			t.Log(err)
+		})
+	}
+	// A valid DISCARD through the hand-written guest.
+	inst, events, err := hostile(t, batchGuest(4096, logEntry(2, 1, 0, 0, nil)), Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := inst.Init(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	b := eventsBatch(events, 3)
+	if err := inst.Stage(events).Process(b); err != nil {
+		t.Fatal(err)
+	}
+	if len(b.Records) != 2 || events.Field("u32").Uint64(b.Records[1]) != 2 {
+		t.Errorf("DISCARD of record 1 left %d records", len(b.Records))
+	}
+}
+
+// TestHostPanicRecovered makes a host function panic and checks the guest
+// gets the error result.
+func TestHostPanicRecovered(t *testing.T) {
+	wasm := wmod{
+		imports: []wimport{{"ig", "shouldDiscardMntnsID", []byte{tI64}, sigI32}},
+		funcs:   []wfunc{fnVersion1, {results: sigI32, export: "gadgetInit", body: ins(i64c(1), call(0))}},
+	}.encode()
+	stderr := &syncBuffer{}
+	ctx := context.Background()
+	mod, err := Compile(ctx, wasm, Config{Name: "panic", Stderr: stderr})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer mod.Close(ctx)
+	inst, err := mod.Instantiate(ctx, Env{ShouldDiscardMntns: func(uint64) bool { panic("boom") }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer inst.Close(ctx)
+	if err := inst.Init(ctx); err != nil { // gadgetInit returns the host result: 0
+		t.Fatal(err)
+	}
+	if !strings.Contains(stderr.String(), `wasm module "panic": error: shouldDiscardMntnsID: internal error on guest input: boom`) {
+		t.Errorf("log: %s", stderr)
+	}
+}

@@ -1,0 +1,384 @@
+package wasmhost
+
+import (
+	"context"
+	"errors"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/cilium/ebpf"
+	"github.com/tetratelabs/wazero"
+	"golang.org/x/sys/unix"
+
+	"github.com/gadgetkit/ig/internal/datasource"
+	"github.com/gadgetkit/ig/internal/metadata"
+	"github.com/gadgetkit/ig/internal/pipeline"
+)
+
+// emitted collects copies of what a guest emits.
+type emitted struct {
+	created []*datasource.DataSource
+	recs    map[string][]*datasource.Record
+	then    func(ds *datasource.DataSource, recs []*datasource.Record) error
+}
+
+func (e *emitted) newDS(name string, typ datasource.Type) (*datasource.DataSource, error) {
+	ds := datasource.New(name, typ)
+	e.created = append(e.created, ds)
+	return ds, nil
+}
+
+func (e *emitted) emit(ds *datasource.DataSource, recs []*datasource.Record) error {
+	if e.recs == nil {
+		e.recs = map[string][]*datasource.Record{}
+	}
+	for _, r := range recs {
+		c := &datasource.Record{}
+		for _, p := range r.Payload {
+			c.Payload = append(c.Payload, append([]byte(nil), p...))
+		}
+		e.recs[ds.Name] = append(e.recs[ds.Name], c)
+	}
+	if e.then != nil {
+		return e.then(ds, recs)
+	}
+	return nil
+}
+
+func TestEverything(t *testing.T) {
+	wasm := guest(t, "everything")
+	ctx := context.Background()
+
+	events, snap := newEventsDS(t), newSnapDS(t)
+	bpf := newBPFFixture(t)
+	if bpf != nil {
+		defer bpf.close()
+	}
+	tracefs := tracefsHasSyscalls()
+	params := map[string]string{
+		"greeting": "hello",
+		"read_id":  strconv.Itoa(unix.SYS_READ),
+		"ksym":     firstKallsym(t),
+		"events":   "10",
+		"maps":     map[bool]string{true: "1", false: "0"}[bpf != nil],
+		"tracefs":  map[bool]string{true: "1", false: "0"}[tracefs],
+		"poststop": "fail",
+	}
+	gadget, err := metadata.Parse([]byte("name: test\nprograms:\n  ig_open:\n    attach_to: old\n"), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out emitted
+	var inst *Instance
+	// The runtime runs the guest's stage on what the guest emits on a
+	// datasource it subscribed to, synchronously.
+	out.then = func(ds *datasource.DataSource, recs []*datasource.Record) error {
+		if st := inst.Stage(ds); st != nil {
+			return st.Process(&pipeline.Batch{DS: ds, Records: recs})
+		}
+		return nil
+	}
+	stderr := &syncBuffer{}
+	env := Env{
+		DataSources:        []*datasource.DataSource{events, snap},
+		Params:             params,
+		Config:             gadget,
+		NewDataSource:      out.newDS,
+		Emit:               out.emit,
+		ShouldDiscardMntns: func(m uint64) bool { return m == 42 },
+	}
+	if bpf != nil {
+		env.Map = bpf.lookup
+	}
+
+	mod, err := Compile(ctx, wasm, Config{Name: "everything", Stderr: stderr, LogLevel: LevelDebug, CacheDir: testCache})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer mod.Close(ctx)
+	inst, err = mod.Instantiate(ctx, env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer inst.Close(ctx)
+
+	if err := inst.Init(ctx); err != nil {
+		t.Fatal(err)
+	}
+	evStage, snapStage := inst.Stage(events), inst.Stage(snap)
+	if evStage == nil || snapStage == nil {
+		t.Fatal("no stage for a subscribed datasource")
+	}
+	if inst.Stage(newBenchDS(t)) != nil {
+		t.Error("a stage for a datasource the guest does not know")
+	}
+	if err := inst.PreStart(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if bpf != nil {
+		bpf.emitSample(t)
+	}
+	if err := inst.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+
+	b := eventsBatch(events, 10)
+	if err := evStage.Process(b); err != nil {
+		t.Fatal(err)
+	}
+	verifyEvents(t, events, b, 10, 7)
+
+	sb := snapBatch(snap, 5)
+	if err := snapStage.Process(sb); err != nil {
+		t.Fatal(err)
+	}
+	var ns []uint64
+	for _, r := range sb.Records {
+		ns = append(ns, snap.Field("n").Uint64(r))
+	}
+	if want := []uint64{100, 101, 102, 104, 999}; !equal(ns, want) {
+		t.Errorf("snapshot after the guest: %v, want %v", ns, want)
+	}
+
+	if err := inst.Stop(ctx); err != nil {
+		t.Fatal(err)
+	}
+	err = inst.PostStop(ctx)
+	if err == nil || !strings.Contains(err.Error(), `wasm module "everything": gadgetPostStop returned 7`) {
+		t.Errorf("PostStop: %v", err)
+	}
+
+	log := stderr.String()
+	t.Logf("guest log:\n%s", log)
+	checks := guestChecks(t, log)
+	requireChecks(t, checks, "shouldLog", "getDataSource", "getField dyn", "addField w_bytes", "fieldAddTag",
+		"subscribe data", "subscribe bad type", "subscribe array on single", "subscribe snap",
+		"newDataSource", "newDataSource duplicate", "getParamValue", "getParamValue small buffer",
+		"getSyscallID", "getSyscallName", "getSyscallName unknown", "getSyscallDeclaration bad name",
+		"kallsymsSymbolExists", "kallsymsSymbolExists missing", "shouldDiscardMntnsID",
+		"string out of bounds", "string over 1 MiB", "fieldGetScalar bad data", "batch handle outside a batch",
+		"handle limit", "setConfig", "setConfig kind", "setConfig not a mapping",
+		"fieldGetScalar wrong size", "fieldGetBuffer small buffer", "fieldSet too long for a static field",
+		"fieldSet field of another datasource", "array subscription", "packet subscription",
+		"emit single", "emit array", "emit to the wrong datasource", "dataSourceRelease", "unreference", "callbacks",
+		"subscribe results", "nested callback 1", "nested callback 2", "nested callbacks")
+	if tracefs {
+		requireChecks(t, checks, "getSyscallDeclaration")
+	}
+	if bpf != nil {
+		requireChecks(t, checks, "newMap", "mapLookup", "mapUpdate", "mapDelete", "mapRelease", "newPerfReader",
+			"perfReaderRead empty", "getMap", "mapLookup testmap", "map of maps", "release inner map",
+			"perfReaderRead", "perfReaderRead drained", "perfReaderClose")
+		var v uint64
+		if err := bpf.testmap.Lookup(uint32(2), &v); err != nil || v != 200 {
+			t.Errorf("testmap[2] = %d, %v; want 200", v, err)
+		}
+		if err := bpf.testmap.Lookup(uint32(1), &v); !errors.Is(err, ebpf.ErrKeyNotExist) {
+			t.Errorf("testmap[1] not deleted: %v", err)
+		}
+	}
+	for _, s := range []string{
+		`wasm module "everything": debug: debug line`,
+		`wasm module "everything": warn: getDataSource: buffer of 2097152 bytes is over the 1 MiB limit`,
+		`wasm module "everything": warn: getDataSource: buffer [0xfffffff0, +10) is outside guest memory`,
+		`wasm module "everything": warn: dataSourceGetField: invalid datasource handle 4000`,
+		`wasm module "everything": warn: gadgetLog: buffer [0xfffffff0, +10) is outside guest memory`,
+		`wasm module "everything": warn: fieldGetScalar: errPtr 0xfffffff0 is outside guest memory`,
+		`wasm module "everything": info: stop failures=0`,
+	} {
+		if !strings.Contains(log, s) {
+			t.Errorf("log lacks %q", s)
+		}
+	}
+	if strings.Contains(log, "trace line") {
+		t.Error("a trace message was printed at debug level")
+	}
+
+	// What the guest left in the run.
+	if got := gadget.Config["programs"].(map[string]any)["ig_open"].(map[string]any)["attach_to"]; got != "do_sys_openat2" {
+		t.Errorf("programs.ig_open.attach_to = %v", got)
+	}
+	if !events.Field("w_str").HasTag("wasm:tagged") || !events.Field("w_str").HasTag("src:wasm") {
+		t.Errorf("w_str tags: %v", events.Field("w_str").Tags)
+	}
+	var names []string
+	for _, ds := range inst.DataSources() {
+		names = append(names, ds.Name)
+	}
+	if strings.Join(names, ",") != "results,arrout" || len(out.created) != 2 {
+		t.Errorf("guest datasources: %v", names)
+	}
+	if !inst.Unreferenced(out.created[1]) || inst.Unreferenced(out.created[0]) {
+		t.Error("unreference not recorded")
+	}
+	res := out.recs["results"]
+	if len(res) != 2 {
+		t.Fatalf("results: %d records emitted, want 2", len(res))
+	}
+	rds := out.created[0]
+	if msg, num := string(rds.Field("msg").Text(res[0])), rds.Field("num").Uint64(res[0]); msg != "hello from wasm" || num != 42 {
+		t.Errorf("emitted %q %d", msg, num)
+	}
+	arr := out.recs["arrout"]
+	if len(arr) != 2 || out.created[1].Field("v").Uint64(arr[0]) != 1 || out.created[1].Field("v").Uint64(arr[1]) != 2 {
+		t.Errorf("emitted array: %d records", len(arr))
+	}
+}
+
+func equal(a, b []uint64) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+func runBatchGuest(t *testing.T, mode string) (*pipeline.Batch, *datasource.DataSource, string) {
+	t.Helper()
+	wasm := guest(t, "batch")
+	ctx := context.Background()
+	events := newEventsDS(t)
+	stderr := &syncBuffer{}
+	mod, err := Compile(ctx, wasm, Config{Name: "batch", Stderr: stderr, CacheDir: testCache})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer mod.Close(ctx)
+	inst, err := mod.Instantiate(ctx, Env{DataSources: []*datasource.DataSource{events}, Params: map[string]string{"mode": mode}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer inst.Close(ctx)
+	if err := inst.Init(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := inst.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	b := eventsBatch(events, 10)
+	// The batch guest checks in a second pass what the first wrote.
+	passes := 1
+	if mode == "check" {
+		passes = 2
+	}
+	for range passes {
+		if err := inst.Stage(events).Process(b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := inst.Stop(ctx); err != nil {
+		t.Fatal(err)
+	}
+	return b, events, stderr.String()
+}
+
+func TestBatch(t *testing.T) {
+	b, events, log := runBatchGuest(t, "check")
+	t.Logf("guest log:\n%s", log)
+	requireChecks(t, guestChecks(t, log), "batch")
+	verifyEvents(t, events, b, 10, 3, 7)
+}
+
+func TestBatchFallback(t *testing.T) {
+	b, events, log := runBatchGuest(t, "refuse")
+	requireChecks(t, guestChecks(t, log), "fallback")
+	for _, r := range b.Records {
+		if got, want := events.Field("w_u32").Uint64(r), events.Field("u32").Uint64(r)+1; got != want {
+			t.Errorf("w_u32 = %d, want %d", got, want)
+		}
+	}
+}
+
+// TestCompilationCache compiles a real guest twice with the same cache
+// directory; the second compile reads the file cache.
+func TestCompilationCache(t *testing.T) {
+	wasm := guest(t, "everything")
+	ctx := context.Background()
+	dir := t.TempDir()
+	var took [2]time.Duration
+	for k := range took {
+		start := time.Now()
+		mod, err := Compile(ctx, wasm, Config{CacheDir: dir})
+		if err != nil {
+			t.Fatal(err)
+		}
+		took[k] = time.Since(start)
+		mod.Close(ctx)
+	}
+	t.Logf("compile of a %d KiB Go guest: cold %v, from the file cache %v", len(wasm)>>10, took[0], took[1])
+}
+
+// TestSyscallTable checks the generated table against x/sys.
+func TestSyscallTable(t *testing.T) {
+	for name, nr := range map[string]int{"read": unix.SYS_READ, "openat": unix.SYS_OPENAT, "execve": unix.SYS_EXECVE, "bpf": unix.SYS_BPF} {
+		if got := syscallName(uint32(nr)); got != name {
+			t.Errorf("syscall %d: %q, want %q", nr, got, name)
+		}
+		if got := syscallIDs()[name]; got != nr {
+			t.Errorf("syscall %q: %d, want %d", name, got, nr)
+		}
+	}
+	if got := syscallName(0xabcdef); got != "syscall_abcdef" {
+		t.Errorf("unknown syscall: %q", got)
+	}
+}
+
+// TestFieldValues covers the field codecs on records that predate fields
+// added later (shorter payload lists).
+func TestFieldValues(t *testing.T) {
+	ds := datasource.New("x", datasource.TypeSingle)
+	r := ds.NewRecord() // before any field exists
+	f, _ := ds.AddField(nil, "late", datasource.Int16, 0)
+	s, _ := ds.AddField(nil, "text", datasource.String, 0)
+	if v, ok := getScalar(r, f, datasource.Int16); !ok || v != 0 {
+		t.Errorf("unset dynamic field: %d, %v", v, ok)
+	}
+	if !setScalar(r, f, datasource.Int16, uint64(0xffff)) {
+		t.Fatal("setScalar on a short record")
+	}
+	if v, _ := getScalar(r, f, datasource.Int16); int64(v) != -1 {
+		t.Errorf("int16 -1 read back as %d", int64(v))
+	}
+	if _, ok := getScalar(r, f, datasource.Int32); ok {
+		t.Error("read an int16 field as int32")
+	}
+	if !setBuffer(r, s, datasource.String, []byte("hi")) || string(s.Text(r)) != "hi" {
+		t.Error("setBuffer on a short record")
+	}
+	if _, ok := getBuffer(r, f, datasource.Bytes); ok {
+		t.Error("read a scalar field as bytes")
+	}
+}
+
+// TestEveryHostFunctionImported makes sure the everything guest calls
+// every host function, so TestEverything exercises the whole of "ig".
+func TestEveryHostFunctionImported(t *testing.T) {
+	wasm := guest(t, "everything")
+	ctx := context.Background()
+	rt := wazero.NewRuntime(ctx)
+	defer rt.Close(ctx)
+	cm, err := rt.CompileModule(ctx, wasm)
+	if err != nil {
+		t.Fatal(err)
+	}
+	imported := map[string]bool{}
+	for _, d := range cm.ImportedFunctions() {
+		if mod, name, _ := d.Import(); mod == "ig" {
+			imported[name] = true
+		}
+	}
+	for _, name := range HostFunctions() {
+		if !imported[name] {
+			t.Errorf("the everything guest does not call %s", name)
+		}
+	}
+	if len(HostFunctions()) != 42 {
+		t.Errorf("%d host functions, want 41 of v1 and dataDiscard", len(HostFunctions()))
+	}
+}

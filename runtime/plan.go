@@ -1,0 +1,86 @@
+package runtime
+
+import (
+	"fmt"
+	"maps"
+
+	"github.com/gadgetkit/ig/internal/datasource"
+	"github.com/gadgetkit/ig/internal/filter"
+	"github.com/gadgetkit/ig/internal/format"
+	"github.com/gadgetkit/ig/internal/sortlimit"
+)
+
+// plan is what the user asked of a run's output, resolved against the
+// run's datasources before anything is loaded, so a typo in a field name
+// fails fast and nothing touches the kernel.
+type plan struct {
+	output   format.OutputSpec
+	fields   map[*datasource.DataSource][]*datasource.Field
+	filters  map[*datasource.DataSource]*filter.Filter
+	sorts    map[*datasource.DataSource]*sortlimit.Stage
+	width    int
+	terminal bool
+	jsonLoss bool
+	// params are the user's param values plus those filters pushed into
+	// the kernel.
+	params map[string]string
+}
+
+func (g *Gadget) plan(run *runState, w *wasmRun, opts RunOptions) (*plan, error) {
+	wrap := func(err error) error { return fmt.Errorf("%s: %w", g.name, err) }
+	var dss []*datasource.DataSource
+	for _, ds := range g.DataSources() {
+		dss = append(dss, run.ds[ds])
+	}
+	if w != nil {
+		dss = append(dss, w.own...)
+	}
+	out, err := format.ParseOutput(opts.Output)
+	if err != nil {
+		return nil, wrap(err)
+	}
+	fieldFlag, err := format.ParseFields(opts.Fields)
+	if err != nil {
+		return nil, wrap(err)
+	}
+	fields, err := format.MergeFields(out.Fields, fieldFlag)
+	if err != nil {
+		return nil, wrap(err)
+	}
+	pl := &plan{output: out, params: maps.Clone(opts.ParamValues)}
+	if pl.params == nil {
+		pl.params = map[string]string{}
+	}
+	if pl.fields, err = format.ResolveAllFields(dss, fields, out); err != nil {
+		return nil, wrap(err)
+	}
+	if pl.filters, err = filter.Compile(dss, opts.Filters); err != nil {
+		return nil, wrap(err)
+	}
+	if pl.sorts, err = sortlimit.Compile(dss, opts.Sort, opts.MaxEntries); err != nil {
+		return nil, wrap(err)
+	}
+	pl.width, pl.terminal = format.Terminal(opts.Stdout)
+	for _, ds := range dss {
+		switch out.Mode(ds.Name) {
+		case format.ModeJSON, format.ModeJSONPretty:
+			pl.jsonLoss = true
+		}
+	}
+
+	// Filters on process fields also become the gadget's filter params,
+	// so the kernel drops what user space would drop anyway; a value the
+	// user set explicitly wins.
+	var keys []string
+	for _, p := range g.spec.Params {
+		keys = append(keys, p.Key)
+	}
+	for _, f := range pl.filters {
+		for k, v := range filter.KernelPushdown(f.Terms(), keys) {
+			if _, set := pl.params[k]; !set {
+				pl.params[k] = v
+			}
+		}
+	}
+	return pl, nil
+}

@@ -1,0 +1,230 @@
+package runtime
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/cilium/ebpf"
+
+	"github.com/gadgetkit/ig/internal/datasource"
+	"github.com/gadgetkit/ig/internal/gadgetspec"
+	"github.com/gadgetkit/ig/internal/loader"
+	"github.com/gadgetkit/ig/internal/metadata"
+	"github.com/gadgetkit/ig/internal/pipeline"
+	"github.com/gadgetkit/ig/internal/wasmhost"
+)
+
+// wasmParamTag marks params declared for the Wasm module
+// (gadget.yaml params.wasm.<key>): they go to getParamValue, not .rodata.
+const wasmParamTag = "operator:wasm"
+
+// wasmParams returns the params gadget.yaml declares for the Wasm module.
+func wasmParams(meta *metadata.Gadget) []*gadgetspec.Param {
+	var out []*gadgetspec.Param
+	for name, p := range meta.Params["wasm"] {
+		key := p.Key
+		if key == "" {
+			key = name
+		}
+		out = append(out, &gadgetspec.Param{Key: key, VarName: name, Kind: datasource.String,
+			Default: p.DefaultValue, Description: p.Description, Tags: []string{wasmParamTag}})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Key < out[j].Key })
+	return out
+}
+
+// wasmRun is the Wasm module of one run and what it created: its own
+// datasources, whose records it emits, and their output stages.
+type wasmRun struct {
+	mod  *wasmhost.Module
+	inst *wasmhost.Instance
+	// own are the datasources the guest created, in creation order.
+	own []*datasource.DataSource
+	// stages of the guest's datasources, filled by assemble.
+	stages map[*datasource.DataSource][]pipeline.Stage
+	// mu serialises output between the pipeline and lifecycle calls that
+	// emit (gadgetStart, gadgetStop).
+	mu sync.Mutex
+	// coll is the loaded collection, for getMap; nil before the load.
+	coll   *ebpf.Collection
+	collMu sync.Mutex
+	// abandoned is set when a guest call did not return in time: the
+	// instance must not be called again (it still holds its lock).
+	abandoned atomic.Bool
+}
+
+// Limits of a call into the guest. Modules run without wazero's interrupt
+// checks by default (they cost more than the work of most guests), so a
+// guest stuck in a loop cannot be cut: the watchdog abandons it instead and
+// the run ends with an error naming the module.
+const (
+	guestCallLimit = 10 * time.Second // any one call, while running
+	guestStopGrace = time.Second      // a call still running after the stop
+)
+
+// startWasm compiles and instantiates the gadget's module for run and calls
+// gadgetInit: the guest may add fields, create datasources, subscribe and
+// change the gadget's config before anything is loaded.
+func (g *Gadget) startWasm(ctx context.Context, run *runState, meta *metadata.Gadget, params map[string]string, opts RunOptions) (*wasmRun, error) {
+	w := &wasmRun{stages: map[*datasource.DataSource][]pipeline.Stage{}}
+	mod, err := wasmhost.Compile(ctx, g.wasm, wasmhost.Config{
+		Name: g.name, CacheDir: opts.WasmCacheDir, Stderr: opts.Stderr, DisableInterrupt: !opts.WasmInterrupt})
+	if err != nil {
+		return nil, err
+	}
+	w.mod = mod
+	var dss []*datasource.DataSource
+	for _, ds := range g.DataSources() {
+		dss = append(dss, run.ds[ds])
+	}
+	env := wasmhost.Env{
+		DataSources: dss,
+		Params:      params,
+		Config:      meta,
+		NewDataSource: func(name string, typ datasource.Type) (*datasource.DataSource, error) {
+			for _, ds := range append(dss, w.own...) {
+				if ds.Name == name {
+					return nil, fmt.Errorf("datasource %q exists", name)
+				}
+			}
+			ds := datasource.New(name, typ)
+			w.own = append(w.own, ds)
+			return ds, nil
+		},
+		Emit: w.emit,
+		Map: func(name string) *ebpf.Map {
+			w.collMu.Lock()
+			defer w.collMu.Unlock()
+			if w.coll == nil {
+				return nil
+			}
+			return w.coll.Maps[name]
+		},
+	}
+	if w.inst, err = mod.Instantiate(ctx, env); err != nil {
+		w.close(ctx)
+		return nil, err
+	}
+	if err := w.guard("gadgetInit", func() error { return w.inst.Init(ctx) }); err != nil {
+		w.close(ctx)
+		return nil, err
+	}
+	return w, nil
+}
+
+// guard runs a lifecycle call of the guest and gives up on it after
+// guestCallLimit.
+func (w *wasmRun) guard(export string, call func() error) error {
+	if w.abandoned.Load() {
+		return fmt.Errorf("wasm module: %s not called: the module was abandoned", export)
+	}
+	done := make(chan error, 1)
+	go func() { done <- call() }()
+	t := time.NewTimer(guestCallLimit)
+	defer t.Stop()
+	select {
+	case err := <-done:
+		return err
+	case <-t.C:
+		w.abandoned.Store(true)
+		return fmt.Errorf("wasm module: %s did not return within %v: abandoned", export, guestCallLimit)
+	}
+}
+
+// watch abandons the pipeline when a call into the guest runs longer than
+// guestCallLimit, or longer than guestStopGrace after ctx ended. It returns
+// when done is closed.
+func (w *wasmRun) watch(ctx context.Context, p *pipeline.Pipeline, done <-chan struct{}) {
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	var stoppedAt time.Time
+	for {
+		select {
+		case <-done:
+			return
+		case <-tick.C:
+		}
+		if ctx.Err() != nil && stoppedAt.IsZero() {
+			stoppedAt = time.Now()
+		}
+		since, busy := w.inst.Busy()
+		if !busy {
+			continue
+		}
+		stuck := time.Since(since) > guestCallLimit
+		if !stoppedAt.IsZero() && time.Since(stoppedAt) > guestStopGrace && time.Since(since) > guestStopGrace {
+			stuck = true
+		}
+		if stuck {
+			w.abandoned.Store(true)
+			p.Abandon(fmt.Errorf("wasm module: a call into the guest has been running for %v and did not return: abandoned (a loop in the module?)",
+				time.Since(since).Round(time.Millisecond)))
+			return
+		}
+	}
+}
+
+// loaded makes the collection's maps available to getMap.
+func (w *wasmRun) loaded(inst *loader.Gadget) {
+	w.collMu.Lock()
+	w.coll = inst.Collection()
+	w.collMu.Unlock()
+}
+
+// emit runs records the guest emitted on one of its datasources through
+// that datasource's stages.
+func (w *wasmRun) emit(ds *datasource.DataSource, recs []*datasource.Record) error {
+	stages, ok := w.stages[ds]
+	if !ok {
+		return fmt.Errorf("datasource %s has no output", ds.Name)
+	}
+	b := &pipeline.Batch{DS: ds, Records: recs}
+	for _, st := range stages {
+		if len(b.Records) == 0 && ds.Type != datasource.TypeArray {
+			return nil
+		}
+		if err := st.Process(b); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (w *wasmRun) close(ctx context.Context) {
+	if w.abandoned.Load() {
+		return // a goroutine is still inside the guest; the process exit ends it
+	}
+	if w.inst != nil {
+		_ = w.inst.Close(ctx)
+	}
+	if w.mod != nil {
+		_ = w.mod.Close(ctx)
+	}
+}
+
+// lockedStage serialises a stage with the other writers of the same
+// output (see wasmRun.mu).
+type lockedStage struct {
+	mu *sync.Mutex
+	pipeline.Stage
+}
+
+func (l lockedStage) Process(b *pipeline.Batch) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.Stage.Process(b)
+}
+
+func (l lockedStage) Flush() error {
+	f, ok := l.Stage.(pipeline.Flusher)
+	if !ok {
+		return nil
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return f.Flush()
+}
