@@ -80,7 +80,7 @@ func (g *Gadget) Inspect(ctx context.Context, opts RunOptions) (Info, error) {
 	}
 	// Show the fields a run has: the BTF ones plus formatted siblings,
 	// plus what the Wasm module adds.
-	run, err := g.newRunState(opts)
+	run, err := g.newRunState(opts, &containerState{})
 	if err != nil {
 		return Info{}, err
 	}

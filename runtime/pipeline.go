@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/gadgetkit/ig/internal/containers"
 	"github.com/gadgetkit/ig/internal/datasource"
 	"github.com/gadgetkit/ig/internal/decode"
 	"github.com/gadgetkit/ig/internal/format"
@@ -20,15 +21,15 @@ import (
 //	source (ring/perf reader, iterator, map iterator: raw struct copied
 //	        into a record whose fields were laid out from BTF once)
 //	→ decode (boot → wall-clock timestamps, trailing data)
+//	→ enrich (runtime.*, k8s.* of the container, by mount or network namespace)
 //	→ formatters (errno, flags, mode, … strings beside the _raw fields)
 //	→ wasm (the gadget's module: adds fields, drops events, emits on its
 //	        own datasources, whose records take the stages below)
 //	→ filter (-F) → sort/limit (array datasources)
 //	→ format (columns | json | jsonpretty | yaml | none) → sink (opts.Stdout)
 //
-// Enrichment slots in before the formatters. Lost events are
-// reported by the lossReporter on the pipeline's tick.
-func (g *Gadget) assemble(inst *loader.Gadget, run *runState, pl *plan, w *wasmRun, opts RunOptions, bootOffset int64) (*pipeline.Pipeline, *lossReporter, error) {
+// Lost events are reported by the lossReporter on the pipeline's tick.
+func (g *Gadget) assemble(inst *loader.Gadget, run *runState, pl *plan, w *wasmRun, cs *containerState, opts RunOptions, bootOffset int64) (*pipeline.Pipeline, *lossReporter, error) {
 	var inputs []pipeline.Input
 	readers := inst.Readers()
 	for i, rd := range readers {
@@ -64,6 +65,14 @@ func (g *Gadget) assemble(inst *loader.Gadget, run *runState, pl *plan, w *wasmR
 			inputs = append(inputs, pipeline.Input{Array: fetcherSource{f, ds}, Stages: stages,
 				Interval: sched.Interval, Count: sched.Count, FetchOnStop: f.FetchOnStop()})
 		}
+	}
+	if run.containersDS != nil {
+		stages, err := g.stagesFor(run, pl, w, run.containersDS.DS, nil, opts, bootOffset)
+		if err != nil {
+			return nil, nil, err
+		}
+		src := run.containersDS.Source(cs.coll, cs.sel)
+		inputs = append(inputs, pipeline.Input{Source: src, Stages: stages})
 	}
 	if len(inputs) == 0 {
 		return nil, nil, fmt.Errorf("%s: gadget declares no tracer, iterator or map iterator", g.name)
@@ -101,6 +110,9 @@ func (g *Gadget) stagesFor(run *runState, pl *plan, w *wasmRun, ds *datasource.D
 	if d := decode.New(ds, rest, restLen, bootOffset); d != nil {
 		stages = append(stages, d)
 	}
+	if e := run.enrichers[ds]; e != nil {
+		stages = append(stages, e)
+	}
 	if f := run.formatters[ds]; f != nil {
 		stages = append(stages, f)
 	}
@@ -136,17 +148,35 @@ func (g *Gadget) stagesFor(run *runState, pl *plan, w *wasmRun, ds *datasource.D
 // that had to be created with them.
 type runState struct {
 	ds         map[*datasource.DataSource]*datasource.DataSource // spec → run copy
+	enrichers  map[*datasource.DataSource]*containers.Enricher   // run copy → its enricher
 	formatters map[*datasource.DataSource]*formatters.Stage      // run copy → its formatters
+	// containersDS is the containers datasource, when the gadget asks for
+	// it (enable-containers-datasource).
+	containersDS *containers.ContainersDataSource
 }
 
 // newRunState copies the spec's datasources and adds the fields every run
 // has: the formatted siblings of raw fields. It happens before anything
 // compiles a plan over the fields (output, filters, Wasm handles).
-func (g *Gadget) newRunState(opts RunOptions) (*runState, error) {
-	rs := &runState{ds: map[*datasource.DataSource]*datasource.DataSource{}, formatters: map[*datasource.DataSource]*formatters.Stage{}}
+func (g *Gadget) newRunState(opts RunOptions, cs *containerState) (*runState, error) {
+	rs := &runState{ds: map[*datasource.DataSource]*datasource.DataSource{},
+		enrichers:  map[*datasource.DataSource]*containers.Enricher{},
+		formatters: map[*datasource.DataSource]*formatters.Stage{}}
 	for _, ds := range g.DataSources() {
 		c := ds.Clone()
 		rs.ds[ds] = c
+		// Enrichment fields (k8s.*, runtime.*) come first: the formatters
+		// and the Wasm module see them, filters can use them.
+		e, err := cs.enricher(c)
+		if err != nil {
+			return nil, fmt.Errorf("%s: datasource %s: %w", g.name, ds.Name, err)
+		}
+		if e != nil {
+			rs.enrichers[c] = e
+			if rt := c.Field("runtime"); rt != nil {
+				c.MoveFirst(rt) // the container name is the first column, as upstream shows it
+			}
+		}
 		f, err := formatters.New(c, formatters.Options{HostRoot: opts.HostRoot})
 		if err != nil {
 			return nil, fmt.Errorf("%s: datasource %s: %w", g.name, ds.Name, err)
@@ -155,6 +185,13 @@ func (g *Gadget) newRunState(opts RunOptions) (*runState, error) {
 			rs.formatters[c] = f
 		}
 		g.annotateAdded(ds, c)
+	}
+	if cs.coll != nil && g.wantsContainersDS() {
+		d, err := containers.NewContainersDataSource(cs.coll.NodeName())
+		if err != nil {
+			return nil, fmt.Errorf("%s: containers datasource: %w", g.name, err)
+		}
+		rs.containersDS = d
 	}
 	return rs, nil
 }

@@ -35,6 +35,9 @@ func (g *Gadget) plan(run *runState, w *wasmRun, opts RunOptions) (*plan, error)
 	if w != nil {
 		dss = append(dss, w.own...)
 	}
+	if run.containersDS != nil {
+		dss = append(dss, run.containersDS.DS)
+	}
 	out, err := format.ParseOutput(opts.Output)
 	if err != nil {
 		return nil, wrap(err)

@@ -12,6 +12,7 @@ import (
 
 	"github.com/cilium/ebpf"
 
+	"github.com/gadgetkit/ig/internal/containers"
 	"github.com/gadgetkit/ig/internal/datasource"
 	"github.com/gadgetkit/ig/internal/decode"
 	"github.com/gadgetkit/ig/internal/format"
@@ -131,6 +132,16 @@ type RunOptions struct {
 	// MountNamespaces, if not empty, restricts events to these mount
 	// namespace ids, in the kernel (gadget_mntns_filter_map).
 	MountNamespaces []uint64
+	// Selector chooses containers (-c, --k8s-*, --host,
+	// --containers-only); applied in the kernel and kept in sync as
+	// containers come and go. The zero value traces everything.
+	Selector containers.SelectorFlags
+	// Containers is the node's container collection; nil makes each run
+	// open its own (the CLI case). NodeName is k8s.node; ContainerdSocket
+	// overrides containerd's socket path.
+	Containers       *containers.Collection
+	NodeName         string
+	ContainerdSocket string
 	// MapFetchInterval and MapFetchCount schedule the fetches of iterators
 	// and map iterators, in the syntax of --map-fetch-interval ("2s", or
 	// per datasource "ds1:2s,ds2:500ms") and --map-fetch-count ("3",
@@ -181,7 +192,15 @@ func (g *Gadget) Run(ctx context.Context, opts RunOptions) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	run, err := g.newRunState(opts)
+	if len(opts.MountNamespaces) > 0 && opts.Selector != (containers.SelectorFlags{}) {
+		return nil, fmt.Errorf("%s: choose mount namespaces or containers, not both", g.name)
+	}
+	cs, err := g.openContainers(ctx, opts)
+	if err != nil {
+		return nil, err
+	}
+	defer cs.close()
+	run, err := g.newRunState(opts, cs)
 	if err != nil {
 		return nil, err
 	}
@@ -224,6 +243,7 @@ func (g *Gadget) Run(ctx context.Context, opts RunOptions) (*Result, error) {
 		lopts.MapReplacements = map[string]*ebpf.Map{mntnsFilterMap: m}
 		lopts.Constants = map[string]any{mntnsFilterOn: true}
 	}
+	cs.loaderOptions(&lopts)
 	bootOffset, err := decode.BootOffset()
 	if err != nil {
 		return nil, fmt.Errorf("%s: read clocks: %w", g.name, err)
@@ -234,13 +254,14 @@ func (g *Gadget) Run(ctx context.Context, opts RunOptions) (*Result, error) {
 	}
 	defer inst.Close()
 
-	p, lr, err := g.assemble(inst, run, pl, w, opts, bootOffset)
+	p, lr, err := g.assemble(inst, run, pl, w, cs, opts, bootOffset)
 	if err != nil {
 		return nil, err
 	}
 	if err := inst.Attach(); err != nil {
 		return nil, fmt.Errorf("%s: %w", g.name, err)
 	}
+	cs.attached(inst)
 	if w != nil {
 		w.loaded(inst)
 		if err := w.guard("gadgetStart", func() error { return w.inst.Start(guestCtx) }); err != nil {

@@ -364,7 +364,7 @@ func TestMapIteratorIntervals(t *testing.T) {
 // abandons the guest and Run returns an error naming the problem.
 func TestWasmEndlessLoopIsAbandoned(t *testing.T) {
 	g := testGadget(t, "wasmloop")
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 6*time.Second) // room for a slow start on a busy machine
 	defer cancel()
 	var out, errOut bytes.Buffer
 	done := make(chan error, 1)

@@ -56,7 +56,7 @@ func NewIG(env Env) *cobra.Command {
 	root.SetOut(env.Stdout)
 	root.SetErr(env.Stderr)
 	root.CompletionOptions.DisableDefaultCmd = true
-	root.AddCommand(newRunCmd(env), newImageCmd(env), newVersionCmd(env))
+	root.AddCommand(newRunCmd(env), newImageCmd(env), newListContainersCmd(env), newVersionCmd(env))
 	return root
 }
 

@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/gadgetkit/ig/internal/containers"
 	"github.com/gadgetkit/ig/internal/datasource"
 	"github.com/gadgetkit/ig/internal/gadgetspec"
 	"github.com/gadgetkit/ig/registry"
@@ -29,6 +30,8 @@ type runFlags struct {
 	sort       string
 	maxEntries string
 	timeout    int
+	selector   containers.SelectorFlags
+	containerd string
 }
 
 func (f *runFlags) register(fs *pflag.FlagSet) {
@@ -38,6 +41,8 @@ func (f *runFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&f.sort, "sort", "", "sort array datasources by fields, - for descending: f1,-f2; per datasource ds:f1;ds2:-f2")
 	fs.StringVar(&f.maxEntries, "max-entries", "", "keep at most N entries of array datasources: N or ds:N,ds2:M")
 	fs.IntVarP(&f.timeout, "timeout", "t", 0, "stop after this many seconds (0: run until interrupted)")
+	f.selector.AddFlags(fs)
+	fs.StringVar(&f.containerd, "containerd-socketpath", "", "containerd socket (default /run/containerd/containerd.sock)")
 }
 
 func newRunCmd(env Env) *cobra.Command {
@@ -60,6 +65,8 @@ func newRunCmd(env Env) *cobra.Command {
 // valueFlags are the common flags that take a separate value argument.
 var valueFlags = map[string]bool{"-o": true, "--output": true, "-t": true, "--timeout": true,
 	"--fields": true, "-F": true, "--filter": true, "--sort": true, "--max-entries": true,
+	"-c": true, "--containername": true, "--k8s-namespace": true, "--k8s-podname": true,
+	"--k8s-containername": true, "--k8s-selector": true, "--containerd-socketpath": true,
 	"--map-fetch-interval": true, "--map-fetch-count": true, "--iface": true}
 
 // imageArg finds the first positional argument.
@@ -181,6 +188,8 @@ func runGadget(ctx context.Context, env Env, cmd *cobra.Command, args []string) 
 		MapFetchInterval: fetchInterval,
 		MapFetchCount:    fetchCount,
 		WasmCacheDir:     filepath.Join(registry.DefaultCacheDir(), "wasm"),
+		Selector:         rf.selector,
+		ContainerdSocket: rf.containerd,
 		Interfaces:       ifaces,
 		Stdout:           env.Stdout,
 		Stderr:           env.Stderr,

@@ -224,3 +224,37 @@ func (ds *DataSource) Clone() *DataSource {
 	}
 	return c
 }
+
+// MoveFirst moves f and every field below it to the front of ds.Fields,
+// keeping their order (columns follow field order: the runtime puts the
+// container name first, as users expect). Index and Parent are renumbered.
+func (ds *DataSource) MoveFirst(f *Field) {
+	in := make([]bool, len(ds.Fields))
+	for _, x := range ds.Fields {
+		if x == f || (x.Parent >= 0 && in[x.Parent]) {
+			in[x.Index] = true
+		}
+	}
+	moved := make([]*Field, 0, len(ds.Fields))
+	for _, x := range ds.Fields {
+		if in[x.Index] {
+			moved = append(moved, x)
+		}
+	}
+	for _, x := range ds.Fields {
+		if !in[x.Index] {
+			moved = append(moved, x)
+		}
+	}
+	newIndex := make([]int, len(ds.Fields))
+	for i, x := range moved {
+		newIndex[x.Index] = i
+	}
+	for i, x := range moved {
+		x.Index = i
+		if x.Parent >= 0 {
+			x.Parent = newIndex[x.Parent]
+		}
+	}
+	ds.Fields = moved
+}

@@ -49,3 +49,17 @@ func TestRecordAccessors(t *testing.T) {
 		t.Errorf("rest %d bytes, want 3", len(r.Rest))
 	}
 }
+
+func TestMoveFirst(t *testing.T) {
+	ds := New("x", TypeSingle)
+	a, _ := ds.AddStaticField(nil, "a", Uint32, 0, 4, 0)
+	rt, _ := ds.AddField(nil, "runtime", Invalid, FlagContainer)
+	name, _ := ds.AddField(rt, "containerName", String, 0)
+	ds.MoveFirst(rt)
+	if got := ds.FieldNames(); got[0] != "runtime" || got[1] != "runtime.containerName" || got[2] != "a" {
+		t.Fatalf("order %v", got)
+	}
+	if name.Parent != rt.Index || rt.Index != 0 || a.Index != 2 || ds.Field("a") != a {
+		t.Errorf("indices: runtime %d, name parent %d, a %d", rt.Index, name.Parent, a.Index)
+	}
+}
