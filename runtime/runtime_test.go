@@ -18,6 +18,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/gadgetkit/ig/internal/containers"
 	"github.com/gadgetkit/ig/internal/testutil"
 	"github.com/gadgetkit/ig/registry"
 	"github.com/gadgetkit/ig/runtime"
@@ -396,5 +397,50 @@ func TestWasmEndlessLoopIsAbandoned(t *testing.T) {
 		t.Logf("Run returned %v after start: %v", time.Since(start).Round(time.Millisecond), err)
 	case <-time.After(30 * time.Second):
 		t.Fatal("Run hangs on a guest stuck in a loop")
+	}
+}
+
+// TestWasmSeesEnrichment: events reach the Wasm module with the container
+// fields filled in.
+func TestWasmSeesEnrichment(t *testing.T) {
+	g := testGadget(t, "wasmk8s")
+	cd := testutil.StartContainerd(t, "/tmp/ig-containers-runtime")
+	pod := fmt.Sprintf("pod-%d", os.Getpid())
+	var out, errOut bytes.Buffer
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		_, err := g.Run(ctx, runtime.RunOptions{Stdout: &out, Stderr: &errOut, Output: "json",
+			ContainerdSocket: cd.Socket, Selector: containers.SelectorFlags{K8sPodName: pod}})
+		done <- err
+	}()
+	// busy box sh reads $PPID with getppid(2) when it starts: one event
+	// per loop round.
+	cd.Run(t, "c-wasm-"+strconv.Itoa(os.Getpid()), map[string]string{
+		"io.kubernetes.pod.name": pod, "io.kubernetes.pod.namespace": "ns", "io.kubernetes.container.name": "c",
+	}, "sh", "-c", "while true; do sh -c 'echo $PPID' >/dev/null; sleep 0.2; done")
+	time.Sleep(3 * time.Second)
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("Run: %v\n%s", err, errOut.String())
+	}
+	n := 0
+	for _, line := range strings.Split(strings.TrimSpace(out.String()), "\n") {
+		var ev struct {
+			Seen string `json:"pod_seen_by_wasm"`
+			K8s  struct {
+				PodName string `json:"podName"`
+			} `json:"k8s"`
+		}
+		if json.Unmarshal([]byte(line), &ev) != nil {
+			continue
+		}
+		if ev.K8s.PodName != pod || ev.Seen != "wasm:"+pod {
+			t.Fatalf("event %s: want k8s.podName %s seen by the module", line, pod)
+		}
+		n++
+	}
+	if n == 0 {
+		t.Fatalf("no event from the pod; stderr: %s", errOut.String())
 	}
 }

@@ -1,0 +1,2 @@
+// wasmk8s: the burst gadget with a Wasm module reading enrichment fields.
+#include "../burst/program.bpf.c"
