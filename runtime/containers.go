@@ -144,11 +144,13 @@ func (cs *containerState) deselected(c *containers.Container) {
 	}
 }
 
-// loaderOptions hands the filter map to the loader.
+// loaderOptions hands the filter map to the loader; socket filters stay
+// out of ig's own network namespace when the host is not selected.
 func (cs *containerState) loaderOptions(o *loader.Options) {
 	if cs.filter == nil {
 		return
 	}
+	o.NoHostSockets = !cs.sel.IncludesHost()
 	if o.MapReplacements == nil {
 		o.MapReplacements = map[string]*ebpf.Map{}
 	}

@@ -93,7 +93,9 @@ func (g *Gadget) Inspect(ctx context.Context, opts RunOptions) (Info, error) {
 		if err != nil {
 			return Info{}, err
 		}
-		if w, err = g.startWasm(ctx, run, g.spec.Metadata.Clone(), params, opts); err != nil {
+		wctx, cancel := context.WithCancel(ctx)
+		defer cancel()
+		if w, err = g.startWasm(wctx, cancel, run, g.spec.Metadata.Clone(), params, opts); err != nil {
 			return Info{}, err
 		}
 		defer w.close(ctx)

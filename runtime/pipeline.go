@@ -40,6 +40,9 @@ func (g *Gadget) assemble(inst *loader.Gadget, run *runState, pl *plan, w *wasmR
 			return nil, nil, err
 		}
 		inputs = append(inputs, pipeline.Input{Source: readerSource{rd, ds}, Stages: stages})
+		if w != nil {
+			w.stages[ds] = stages // the guest may emit on the gadget's datasources too
+		}
 	}
 	fetchers := inst.Fetchers()
 	if len(fetchers) > 0 {
@@ -62,6 +65,9 @@ func (g *Gadget) assemble(inst *loader.Gadget, run *runState, pl *plan, w *wasmR
 				return nil, nil, err
 			}
 			sched := loader.ScheduleFor(f, intervals, counts)
+			if w != nil {
+				w.stages[ds] = stages
+			}
 			inputs = append(inputs, pipeline.Input{Array: fetcherSource{f, ds}, Stages: stages,
 				Interval: sched.Interval, Count: sched.Count, FetchOnStop: f.FetchOnStop()})
 		}

@@ -52,15 +52,22 @@ type wasmRun struct {
 	// coll is the loaded collection, for getMap; nil before the load.
 	coll   *ebpf.Collection
 	collMu sync.Mutex
-	// abandoned is set when a guest call did not return in time: the
-	// instance must not be called again (it still holds its lock).
+	// cancel ends the guest's context: with interrupt checks (the
+	// default) that cuts a running guest call, which returns an error.
+	cancel  context.CancelFunc
+	trusted bool
+	// abandoned is set when a guest call of a trusted module (compiled
+	// without interrupt checks) did not return in time: the instance must
+	// not be called again (it still holds its lock).
 	abandoned atomic.Bool
+	// cutErr says why the watchdog cut a guest call, if it did.
+	cutErr atomic.Pointer[error]
 }
 
-// Limits of a call into the guest. Modules run without wazero's interrupt
-// checks by default (they cost more than the work of most guests), so a
-// guest stuck in a loop cannot be cut: the watchdog abandons it instead and
-// the run ends with an error naming the module.
+// Limits of a call into the guest. A call running longer is cut (its
+// context is cancelled, which wazero's interrupt checks honour) and the
+// run ends with an error naming the module; a trusted module, compiled
+// without the checks, is abandoned instead.
 const (
 	guestCallLimit = 10 * time.Second // any one call, while running
 	guestStopGrace = time.Second      // a call still running after the stop
@@ -69,10 +76,10 @@ const (
 // startWasm compiles and instantiates the gadget's module for run and calls
 // gadgetInit: the guest may add fields, create datasources, subscribe and
 // change the gadget's config before anything is loaded.
-func (g *Gadget) startWasm(ctx context.Context, run *runState, meta *metadata.Gadget, params map[string]string, opts RunOptions) (*wasmRun, error) {
-	w := &wasmRun{stages: map[*datasource.DataSource][]pipeline.Stage{}}
+func (g *Gadget) startWasm(ctx context.Context, cancel context.CancelFunc, run *runState, meta *metadata.Gadget, params map[string]string, opts RunOptions) (*wasmRun, error) {
+	w := &wasmRun{stages: map[*datasource.DataSource][]pipeline.Stage{}, cancel: cancel, trusted: opts.WasmTrusted}
 	mod, err := wasmhost.Compile(ctx, g.wasm, wasmhost.Config{
-		Name: g.name, CacheDir: opts.WasmCacheDir, Stderr: opts.Stderr, DisableInterrupt: !opts.WasmInterrupt})
+		Name: g.name, CacheDir: opts.WasmCacheDir, Stderr: opts.Stderr, DisableInterrupt: opts.WasmTrusted})
 	if err != nil {
 		return nil, err
 	}
@@ -130,9 +137,17 @@ func (w *wasmRun) guard(export string, call func() error) error {
 	case err := <-done:
 		return err
 	case <-t.C:
-		w.abandoned.Store(true)
-		return fmt.Errorf("wasm module: %s did not return within %v: abandoned", export, guestCallLimit)
 	}
+	if !w.trusted {
+		w.cancel() // cuts the call: it returns with an error
+		select {
+		case <-done:
+			return fmt.Errorf("wasm module: %s did not return within %v: cut", export, guestCallLimit)
+		case <-time.After(guestStopGrace):
+		}
+	}
+	w.abandoned.Store(true)
+	return fmt.Errorf("wasm module: %s did not return within %v: abandoned", export, guestCallLimit)
 }
 
 // watch abandons the pipeline when a call into the guest runs longer than
@@ -159,12 +174,29 @@ func (w *wasmRun) watch(ctx context.Context, p *pipeline.Pipeline, done <-chan s
 		if !stoppedAt.IsZero() && time.Since(stoppedAt) > guestStopGrace && time.Since(since) > guestStopGrace {
 			stuck = true
 		}
-		if stuck {
-			w.abandoned.Store(true)
-			p.Abandon(fmt.Errorf("wasm module: a call into the guest has been running for %v and did not return: abandoned (a loop in the module?)",
-				time.Since(since).Round(time.Millisecond)))
-			return
+		if !stuck {
+			continue
 		}
+		ran := time.Since(since).Round(time.Millisecond)
+		if !w.trusted {
+			// Cut the call: the wasm stage returns an error and the
+			// pipeline ends with it.
+			stopErr := fmt.Errorf("wasm module: a call into the guest ran for %v without returning: cut (a loop in the module?)", ran)
+			w.cutErr.Store(&stopErr)
+			w.cancel()
+			select {
+			case <-done:
+				return
+			case <-time.After(guestStopGrace):
+			}
+			if _, still := w.inst.Busy(); !still {
+				p.Abandon(stopErr) // returns the clear error instead of the stage's
+				return
+			}
+		}
+		w.abandoned.Store(true)
+		p.Abandon(fmt.Errorf("wasm module: a call into the guest has been running for %v and did not return: abandoned (a loop in the module?)", ran))
+		return
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/gadgetkit/ig/internal/testutil"
 )
@@ -225,5 +226,34 @@ func TestImageInspect(t *testing.T) {
 	y := ig.MustRun(t, "image", "inspect", "trace_open")
 	if !strings.Contains(y, "name: open") || !strings.Contains(y, "key: failed") {
 		t.Errorf("yaml inspect lacks datasource or param:\n%s", y)
+	}
+}
+
+// TestLegacyVerbs: `ig trace open` runs the trace_open gadget, legacy
+// filter and column syntax included.
+func TestLegacyVerbs(t *testing.T) {
+	testutil.RequireRoot(t)
+	ig := testutil.NewCmd(t)
+	ig.MustRun(t, "image", "build", "-t", "trace_open", filepath.Join(testutil.RepoRoot(t), "gadgets", "trace_open"))
+	path := filepath.Join(t.TempDir(), "legacy")
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := 0; i < 15; i++ {
+			time.Sleep(100 * time.Millisecond)
+			_ = os.WriteFile(path, []byte("x"), 0o644)
+		}
+	}()
+	out := ig.MustRun(t, "trace", "open", "--timeout", "2", "--filter", "path:"+path, "-o", "columns=comm,path,flags")
+	<-done
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if f := strings.Fields(lines[0]); len(f) != 3 || f[0] != "COMM" || f[1] != "FNAME" || f[2] != "FLAGS" {
+		t.Fatalf("header %q, want COMM FNAME FLAGS (legacy names mapped)", lines[0])
+	}
+	if len(lines) < 2 || !strings.Contains(out, path) || !strings.Contains(out, "O_WRONLY|O_CREAT|O_TRUNC") {
+		t.Fatalf("no write of %s:\n%s", path, out)
+	}
+	if _, stderr, err := ig.Run("trace"); err == nil || !strings.Contains(stderr, "missing gadget name") {
+		t.Errorf("ig trace without a name: %v %s", err, stderr)
 	}
 }

@@ -57,6 +57,7 @@ func NewIG(env Env) *cobra.Command {
 	root.SetErr(env.Stderr)
 	root.CompletionOptions.DisableDefaultCmd = true
 	root.AddCommand(newRunCmd(env), newImageCmd(env), newListContainersCmd(env), newVersionCmd(env))
+	root.AddCommand(newLegacyCmds(env)...)
 	return root
 }
 

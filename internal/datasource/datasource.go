@@ -108,11 +108,15 @@ type DataSource struct {
 	StaticSize uint32
 	byName     map[string]*Field
 	payloads   int
+	// dyn caches the dynamic payloads for ResetDynamic; dynN is the
+	// field count it was computed for.
+	dyn  []dynSlot
+	dynN int
 }
 
 // New returns an empty datasource. Payload 0 is reserved for static fields.
 func New(name string, typ Type) *DataSource {
-	return &DataSource{Name: name, Type: typ, Annotations: map[string]string{}, byName: map[string]*Field{}, payloads: 1}
+	return &DataSource{Name: name, Type: typ, Annotations: map[string]string{}, byName: map[string]*Field{}, payloads: 1, dynN: -1}
 }
 
 // Payloads returns the number of payload slots a record of ds has.
@@ -203,7 +207,7 @@ func (ds *DataSource) NewRecord() *Record {
 // module, by enrichment) do not change ds. Specs keep the original; each
 // run works on a clone.
 func (ds *DataSource) Clone() *DataSource {
-	c := &DataSource{Name: ds.Name, Type: ds.Type, StaticSize: ds.StaticSize, payloads: ds.payloads,
+	c := &DataSource{Name: ds.Name, Type: ds.Type, StaticSize: ds.StaticSize, payloads: ds.payloads, dynN: -1,
 		Annotations: make(map[string]string, len(ds.Annotations)), byName: make(map[string]*Field, len(ds.byName)),
 		Fields: make([]*Field, len(ds.Fields))}
 	for k, v := range ds.Annotations {

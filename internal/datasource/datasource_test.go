@@ -63,3 +63,21 @@ func TestMoveFirst(t *testing.T) {
 		t.Errorf("indices: runtime %d, name parent %d, a %d", rt.Index, name.Parent, a.Index)
 	}
 }
+
+func TestResetDynamic(t *testing.T) {
+	ds := New("x", TypeSingle)
+	st, _ := ds.AddStaticField(nil, "s", Uint32, 0, 4, 0)
+	str, _ := ds.AddField(nil, "str", String, 0)
+	num, _ := ds.AddField(nil, "num", Uint64, 0)
+	r := ds.NewRecord()
+	r.SetStatic([]byte{1, 0, 0, 0}, ds.StaticSize)
+	str.SetString(r, "old")
+	num.SetUint64(r, 7)
+	ds.ResetDynamic(r)
+	if len(str.Text(r)) != 0 || num.Uint64(r) != 0 || st.Uint64(r) != 1 {
+		t.Errorf("after reset: %q %d %d", str.Text(r), num.Uint64(r), st.Uint64(r))
+	}
+	if n := testing.AllocsPerRun(100, func() { ds.ResetDynamic(r) }); n != 0 {
+		t.Errorf("%v allocs", n)
+	}
+}

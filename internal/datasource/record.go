@@ -131,3 +131,33 @@ func (f *Field) SetBytes(r *Record, v []byte) {
 func (f *Field) SetString(r *Record, v string) {
 	r.Payload[f.Payload] = append(r.Payload[f.Payload][:0], v...)
 }
+
+// ResetDynamic clears the dynamic fields of a record being reused for a
+// new event, so that a field a stage sets only sometimes (a Wasm module,
+// an enricher for host events) never shows an earlier event's value.
+func (ds *DataSource) ResetDynamic(r *Record) {
+	if ds.dynN != len(ds.Fields) {
+		ds.dyn = ds.dyn[:0]
+		for _, f := range ds.Fields {
+			if f.Payload > 0 {
+				ds.dyn = append(ds.dyn, dynSlot{f.Payload, f.Size})
+			}
+		}
+		ds.dynN = len(ds.Fields)
+	}
+	for _, d := range ds.dyn {
+		if d.payload >= len(r.Payload) {
+			continue
+		}
+		if d.size > 0 {
+			clear(r.Payload[d.payload])
+		} else {
+			r.Payload[d.payload] = r.Payload[d.payload][:0]
+		}
+	}
+}
+
+type dynSlot struct {
+	payload int
+	size    uint32
+}

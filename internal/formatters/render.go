@@ -344,9 +344,17 @@ func appendIP(b []byte, raw []byte, version uint64) ([]byte, bool) {
 // appendProto appends the IANA keyword of IP protocol number v, or
 // "proto#N".
 func appendProto(b []byte, v uint64) []byte {
+	if v == ipprotoMPTCP {
+		return append(b, "MPTCP"...)
+	}
 	if v < uint64(len(ipProtocols)) && ipProtocols[v] != "" {
 		return append(b, ipProtocols[v]...)
 	}
 	b = append(b, "proto#"...)
 	return strconv.AppendUint(b, v, 10)
 }
+
+// ipprotoMPTCP is Linux's IPPROTO_MPTCP (262): a socket protocol, not an
+// IP protocol number, but sockets report it (Go listeners use MPTCP by
+// default since Go 1.24).
+const ipprotoMPTCP = 262

@@ -130,7 +130,7 @@ func (g *Gadget) Attach() error {
 			}
 		}
 	}
-	if len(g.programsOfType(ebpf.SocketFilter)) > 0 {
+	if len(g.programsOfType(ebpf.SocketFilter)) > 0 && !g.noHostSockets {
 		// Last, so that nothing needs undoing after it succeeded.
 		if _, err := g.attachNetnsLocked(""); err != nil {
 			made.close()

@@ -73,6 +73,10 @@ type Options struct {
 	// [Gadget.Attach] runs in, to which classifier programs attach (the
 	// CLI's --iface).
 	Interfaces []string
+	// NoHostSockets leaves socket filters out of [Gadget.Attach]: they are
+	// only attached through [Gadget.AttachNetns] (container selection that
+	// excludes the host).
+	NoHostSockets bool
 }
 
 // Gadget is a loaded gadget: its collection, links and readers.
@@ -90,6 +94,8 @@ type Gadget struct {
 	closed bool
 	// interfaces are Options.Interfaces.
 	interfaces []string
+	// noHostSockets: see Options.NoHostSockets.
+	noHostSockets bool
 	// att is what Attach and friends made besides links.
 	att attachState
 }
@@ -101,7 +107,7 @@ func Load(spec *gadgetspec.Spec, opts Options) (*Gadget, error) {
 		return nil, fmt.Errorf("load gadget: %w", err)
 	}
 	cs := spec.Collection.Copy()
-	g := &Gadget{spec: spec, collSpec: cs, disabled: map[string]bool{}, interfaces: slices.Clone(opts.Interfaces)}
+	g := &Gadget{spec: spec, collSpec: cs, disabled: map[string]bool{}, interfaces: slices.Clone(opts.Interfaces), noHostSockets: opts.NoHostSockets}
 
 	if err := setParams(spec, cs, opts); err != nil {
 		return nil, err

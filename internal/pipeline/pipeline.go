@@ -89,8 +89,10 @@ func (b *Batch) Keep(keep func(*datasource.Record) bool) {
 func (b *Batch) next() *datasource.Record {
 	n := len(b.Records)
 	if n < len(b.pool) {
-		b.Records = append(b.Records, b.pool[n])
-		return b.pool[n]
+		r := b.pool[n]
+		b.DS.ResetDynamic(r)
+		b.Records = append(b.Records, r)
+		return r
 	}
 	r := b.DS.NewRecord()
 	b.pool = append(b.pool, r)
