@@ -179,6 +179,11 @@ func TestWriterIsTop(t *testing.T) {
 			if e.Proc.Pid != ddPid {
 				continue
 			}
+			if e.Rw == "read" {
+				// dd may read its own binary or libraries from the disk
+				// when the page cache was evicted (a busy machine): fine.
+				continue
+			}
 			if e.Proc.Comm != "dd" || e.Rw != "write" || e.Major != int(major) {
 				t.Errorf("dd entry: %+v, want comm dd, write, major %d", e, major)
 			}
