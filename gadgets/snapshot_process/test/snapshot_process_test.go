@@ -6,9 +6,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -32,37 +30,15 @@ type process struct {
 	} `json:"parent"`
 }
 
-var (
-	buildOnce sync.Once
-	builtCmd  *testutil.Cmd
-	storeDir  string
-)
-
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if storeDir != "" {
-		os.RemoveAll(storeDir)
-	}
+	testutil.CleanupGadgetImages()
 	os.Exit(code)
 }
 
 func igWithSnapshotProcess(t *testing.T) *testutil.Cmd {
 	t.Helper()
-	testutil.RequireRoot(t)
-	buildOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "snapshot-process-store-")
-		if err != nil {
-			t.Fatal(err)
-		}
-		storeDir = dir
-		c := &testutil.Cmd{Bin: testutil.IG(t), Store: filepath.Join(dir, "oci-store")}
-		c.MustRun(t, "image", "build", "-t", "snapshot_process", "..")
-		builtCmd = c
-	})
-	if builtCmd == nil {
-		t.Fatal("building snapshot_process failed in an earlier test")
-	}
-	return builtCmd
+	return testutil.GadgetImage(t, "..", "snapshot_process")
 }
 
 // snapshot runs ig and checks it exits by itself with exactly one JSON

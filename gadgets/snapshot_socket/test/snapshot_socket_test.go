@@ -6,9 +6,7 @@ import (
 	"fmt"
 	"net"
 	"os"
-	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -33,37 +31,15 @@ type socket struct {
 	NetnsID  uint64   `json:"netns_id"`
 }
 
-var (
-	buildOnce sync.Once
-	builtCmd  *testutil.Cmd
-	storeDir  string
-)
-
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if storeDir != "" {
-		os.RemoveAll(storeDir)
-	}
+	testutil.CleanupGadgetImages()
 	os.Exit(code)
 }
 
 func igWithSnapshotSocket(t *testing.T) *testutil.Cmd {
 	t.Helper()
-	testutil.RequireRoot(t)
-	buildOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "snapshot-socket-store-")
-		if err != nil {
-			t.Fatal(err)
-		}
-		storeDir = dir
-		c := &testutil.Cmd{Bin: testutil.IG(t), Store: filepath.Join(dir, "oci-store")}
-		c.MustRun(t, "image", "build", "-t", "snapshot_socket", "..")
-		builtCmd = c
-	})
-	if builtCmd == nil {
-		t.Fatal("building snapshot_socket failed in an earlier test")
-	}
-	return builtCmd
+	return testutil.GadgetImage(t, "..", "snapshot_socket")
 }
 
 // socketIno returns the inode of the socket behind a net.Conn/Listener.

@@ -9,7 +9,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -37,37 +36,15 @@ type entry struct {
 	IO    uint32 `json:"io"`
 }
 
-var (
-	buildOnce sync.Once
-	builtCmd  *testutil.Cmd
-	storeDir  string
-)
-
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if storeDir != "" {
-		os.RemoveAll(storeDir)
-	}
+	testutil.CleanupGadgetImages()
 	os.Exit(code)
 }
 
 func igWithTopBlockio(t *testing.T) *testutil.Cmd {
 	t.Helper()
-	testutil.RequireRoot(t)
-	buildOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "top-blockio-store-")
-		if err != nil {
-			t.Fatal(err)
-		}
-		storeDir = dir
-		c := &testutil.Cmd{Bin: testutil.IG(t), Store: filepath.Join(dir, "oci-store")}
-		c.MustRun(t, "image", "build", "-t", "top_blockio", "..")
-		builtCmd = c
-	})
-	if builtCmd == nil {
-		t.Fatal("building top_blockio failed in an earlier test")
-	}
-	return builtCmd
+	return testutil.GadgetImage(t, "..", "top_blockio")
 }
 
 // diskDir returns a fresh directory on a block-device file system: /var/tmp

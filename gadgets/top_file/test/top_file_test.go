@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -29,9 +28,7 @@ func TestMain(m *testing.M) {
 		return
 	}
 	code := m.Run()
-	if storeDir != "" {
-		os.RemoveAll(storeDir)
-	}
+	testutil.CleanupGadgetImages()
 	os.Exit(code)
 }
 
@@ -92,31 +89,9 @@ type entry struct {
 	} `json:"proc"`
 }
 
-var (
-	buildOnce sync.Once
-	builtCmd  *testutil.Cmd
-	storeDir  string
-)
-
 func igWithTopFile(t *testing.T) *testutil.Cmd {
 	t.Helper()
-	testutil.RequireKernel(t)
-	buildOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "top-file-store-")
-		if err != nil {
-			t.Fatal(err)
-		}
-		storeDir = dir
-		c := &testutil.Cmd{Bin: testutil.IG(t), Store: filepath.Join(dir, "oci-store")}
-		start := time.Now()
-		c.MustRun(t, "image", "build", "-t", "top_file", "..")
-		t.Logf("image built in %v", time.Since(start))
-		builtCmd = c
-	})
-	if builtCmd == nil {
-		t.Fatal("building top_file failed in an earlier test")
-	}
-	return builtCmd
+	return testutil.GadgetImage(t, "..", "top_file")
 }
 
 type child struct {

@@ -8,7 +8,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -81,32 +80,11 @@ type unansweredEvent struct {
 	Unanswered   bool   `json:"unanswered"`
 }
 
-var (
-	buildOnce sync.Once
-	builtCmd  *testutil.Cmd
-)
-
 // igWithTraceDNS returns ig with a private store holding trace_dns, built
 // once for the package.
 func igWithTraceDNS(t *testing.T) *testutil.Cmd {
 	t.Helper()
-	testutil.RequireRoot(t)
-	buildOnce.Do(func() {
-		c := &testutil.Cmd{Bin: testutil.IG(t)}
-		dir, err := os.MkdirTemp("", "trace-dns-store-")
-		if err != nil {
-			t.Fatal(err)
-		}
-		c.Store = filepath.Join(dir, "oci-store")
-		start := time.Now()
-		c.MustRun(t, "image", "build", "-t", "trace_dns", "..")
-		t.Logf("image built in %v", time.Since(start).Round(time.Millisecond))
-		builtCmd = c
-	})
-	if builtCmd == nil {
-		t.Fatal("building trace_dns failed in an earlier test")
-	}
-	return builtCmd
+	return testutil.GadgetImage(t, "..", "trace_dns")
 }
 
 // runIG runs `ig run trace_dns args...` inside n: Attach() puts the socket
@@ -452,4 +430,10 @@ func TestWasmModuleUnits(t *testing.T) {
 		t.Fatalf("go test in gadgets/trace_dns/go: %v\n%s", err, out)
 	}
 	t.Logf("%s", bytes.TrimSpace(out))
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	testutil.CleanupGadgetImages()
+	os.Exit(code)
 }

@@ -45,17 +45,9 @@ type event struct {
 	} `json:"proc"`
 }
 
-var (
-	buildOnce sync.Once
-	builtCmd  *testutil.Cmd
-	storeDir  string // removed after the tests
-)
-
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if storeDir != "" {
-		os.RemoveAll(storeDir)
-	}
+	testutil.CleanupGadgetImages()
 	os.Exit(code)
 }
 
@@ -63,24 +55,7 @@ func TestMain(m *testing.M) {
 // Wasm), built once for the package.
 func igWithTraceExec(t *testing.T) *testutil.Cmd {
 	t.Helper()
-	testutil.RequireKernel(t)
-	buildOnce.Do(func() {
-		c := &testutil.Cmd{Bin: testutil.IG(t)}
-		dir, err := os.MkdirTemp("", "trace-exec-store-")
-		if err != nil {
-			t.Fatal(err)
-		}
-		storeDir = dir
-		c.Store = filepath.Join(dir, "oci-store")
-		start := time.Now()
-		c.MustRun(t, "image", "build", "-t", "trace_exec", "..")
-		t.Logf("image built in %v", time.Since(start))
-		builtCmd = c
-	})
-	if builtCmd == nil {
-		t.Fatal("building trace_exec failed in an earlier test")
-	}
-	return builtCmd
+	return testutil.GadgetImage(t, "..", "trace_exec")
 }
 
 // workload runs, every 100 ms until stopped: `bash -c 'echo hello world'`

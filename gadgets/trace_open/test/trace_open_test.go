@@ -45,29 +45,9 @@ type event struct {
 	} `json:"proc"`
 }
 
-// built is a store holding trace_open, built once for the package.
-var (
-	buildOnce sync.Once
-	builtCmd  *testutil.Cmd
-)
-
 func igWithTraceOpen(t *testing.T) *testutil.Cmd {
 	t.Helper()
-	testutil.RequireRoot(t)
-	buildOnce.Do(func() {
-		c := &testutil.Cmd{Bin: testutil.IG(t)}
-		dir, err := os.MkdirTemp("", "trace-open-store-")
-		if err != nil {
-			t.Fatal(err)
-		}
-		c.Store = filepath.Join(dir, "oci-store")
-		c.MustRun(t, "image", "build", "-t", "trace_open", "..")
-		builtCmd = c
-	})
-	if builtCmd == nil {
-		t.Fatal("building trace_open failed in an earlier test")
-	}
-	return builtCmd
+	return testutil.GadgetImage(t, "..", "trace_open")
 }
 
 // opener runs `cat PATH` on fresh unique paths until stopped, and records
@@ -385,4 +365,10 @@ func TestSeedLegacyCommand(t *testing.T) {
 	if seen == 0 {
 		t.Fatalf("no writer of %s in the output:\n%s", path, out)
 	}
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	testutil.CleanupGadgetImages()
+	os.Exit(code)
 }

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"sync"
 	"syscall"
@@ -37,38 +36,15 @@ type event struct {
 	} `json:"proc"`
 }
 
-var (
-	buildOnce sync.Once
-	builtCmd  *testutil.Cmd
-	storeDir  string // removed after the tests
-)
-
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if storeDir != "" {
-		os.RemoveAll(storeDir)
-	}
+	testutil.CleanupGadgetImages()
 	os.Exit(code)
 }
 
 func igWithTraceSignal(t *testing.T) *testutil.Cmd {
 	t.Helper()
-	testutil.RequireKernel(t)
-	buildOnce.Do(func() {
-		c := &testutil.Cmd{Bin: testutil.IG(t)}
-		dir, err := os.MkdirTemp("", "trace-signal-store-")
-		if err != nil {
-			t.Fatal(err)
-		}
-		storeDir = dir
-		c.Store = filepath.Join(dir, "oci-store")
-		c.MustRun(t, "image", "build", "-t", "trace_signal", "..")
-		builtCmd = c
-	})
-	if builtCmd == nil {
-		t.Fatal("building trace_signal failed in an earlier test")
-	}
-	return builtCmd
+	return testutil.GadgetImage(t, "..", "trace_signal")
 }
 
 // missingPid is far above any pid_max (at most 2^22): kill() gets ESRCH.

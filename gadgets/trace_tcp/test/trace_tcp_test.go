@@ -47,37 +47,15 @@ type event struct {
 	} `json:"proc"`
 }
 
-var (
-	buildOnce sync.Once
-	builtCmd  *testutil.Cmd
-	storeDir  string
-)
-
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if storeDir != "" {
-		os.RemoveAll(storeDir)
-	}
+	testutil.CleanupGadgetImages()
 	os.Exit(code)
 }
 
 func igWithTraceTCP(t *testing.T) *testutil.Cmd {
 	t.Helper()
-	testutil.RequireKernel(t)
-	buildOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "trace-tcp-store-")
-		if err != nil {
-			t.Fatal(err)
-		}
-		storeDir = dir
-		c := &testutil.Cmd{Bin: testutil.IG(t), Store: filepath.Join(dir, "oci-store")}
-		c.MustRun(t, "image", "build", "-t", "trace_tcp", "..")
-		builtCmd = c
-	})
-	if builtCmd == nil {
-		t.Fatal("building trace_tcp failed in an earlier test")
-	}
-	return builtCmd
+	return testutil.GadgetImage(t, "..", "trace_tcp")
 }
 
 // tracer is a running `ig run trace_tcp -o json`, filtered on this
