@@ -20,6 +20,7 @@ func newImageCmd(env Env) *cobra.Command {
 		Short: "Build and manage gadget images in the local store",
 	}
 	cmd.AddCommand(newImageBuildCmd(env), newImageListCmd(env), newImageInspectCmd(env))
+	cmd.AddCommand(newImageRemoteCmds(env)...)
 	return cmd
 }
 

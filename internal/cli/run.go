@@ -118,7 +118,7 @@ func runGadget(ctx context.Context, env Env, cmd *cobra.Command, args []string) 
 		return fmt.Errorf("run: missing IMAGE argument (e.g. ig run trace_open)")
 	}
 
-	g, err := openGadget(ctx, env, image)
+	g, err := openGadgetPulling(ctx, env, fs, args, &image)
 	if err != nil {
 		return err
 	}

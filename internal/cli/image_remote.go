@@ -1,0 +1,361 @@
+package cli
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+	"golang.org/x/sys/unix"
+
+	"github.com/gadgetkit/ig/registry"
+	"github.com/gadgetkit/ig/runtime"
+)
+
+// EnvInsecureRegistries lists (comma-separated) registries contacted over
+// plain HTTP by ig run's pulls; the image commands take
+// --insecure-registries.
+const EnvInsecureRegistries = "IG_INSECURE_REGISTRIES"
+
+// newImageRemoteCmds returns the image subcommands that move images
+// between the local store and registries or archives.
+func newImageRemoteCmds(env Env) []*cobra.Command {
+	return []*cobra.Command{
+		newImagePullCmd(env), newImagePushCmd(env), newImageTagCmd(env), newImageRemoveCmd(env),
+		newImageLoginCmd(env), newImageLogoutCmd(env), newImageExportCmd(env), newImageImportCmd(env),
+	}
+}
+
+// remoteFlags are the flags of commands talking to registries.
+type remoteFlags struct {
+	authFile string
+	insecure []string
+	caCert   string
+}
+
+func (f *remoteFlags) register(fs *pflag.FlagSet) {
+	fs.StringVar(&f.authFile, "authfile", "", "docker config.json with credentials (default $"+registry.EnvAuthFile+", /var/lib/ig/config.json for root, else ~/.docker/config.json)")
+	fs.StringSliceVar(&f.insecure, "insecure-registries", nil, "registries (host[:port]) contacted over plain HTTP, without credentials")
+	fs.StringVar(&f.caCert, "tls-ca", "", "PEM file of extra certificate authorities to trust")
+}
+
+func (f *remoteFlags) options(env Env) registry.RemoteOptions {
+	o := registry.RemoteOptions{AuthFile: f.authFile, Insecure: f.insecure, CACert: f.caCert}
+	if isTerminal(env.Stdout) {
+		o.Progress = env.Stderr
+	}
+	return o
+}
+
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	_, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS)
+	return err == nil
+}
+
+func newImagePullCmd(env Env) *cobra.Command {
+	var rf remoteFlags
+	cmd := &cobra.Command{
+		Use:   "pull IMAGE",
+		Short: "Copy an image (every architecture) from its registry into the local store",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			st, err := openStore(env)
+			if err != nil {
+				return err
+			}
+			desc, err := registry.Pull(cmd.Context(), st, args[0], rf.options(env))
+			if err != nil {
+				return err
+			}
+			ref, _ := st.Resolver().Normalize(args[0])
+			fmt.Fprintf(env.Stdout, "Pulled %s@%s\n", st.Resolver().Display(ref), desc.Digest)
+			return nil
+		},
+	}
+	rf.register(cmd.Flags())
+	return cmd
+}
+
+func newImagePushCmd(env Env) *cobra.Command {
+	var rf remoteFlags
+	cmd := &cobra.Command{
+		Use:   "push IMAGE",
+		Short: "Copy an image from the local store to its registry",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			st, err := openStore(env)
+			if err != nil {
+				return err
+			}
+			desc, err := registry.Push(cmd.Context(), st, args[0], rf.options(env))
+			if err != nil {
+				return err
+			}
+			ref, _ := st.Resolver().Normalize(args[0])
+			fmt.Fprintf(env.Stdout, "Pushed %s@%s\n", st.Resolver().Display(ref), desc.Digest)
+			return nil
+		},
+	}
+	rf.register(cmd.Flags())
+	return cmd
+}
+
+func newImageTagCmd(env Env) *cobra.Command {
+	return &cobra.Command{
+		Use:   "tag SRC DST",
+		Short: "Give an image of the local store another name",
+		Args:  cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			st, err := openStore(env)
+			if err != nil {
+				return err
+			}
+			if err := st.Tag(cmd.Context(), args[0], args[1]); err != nil {
+				return err
+			}
+			dst, _ := st.Resolver().Normalize(args[1])
+			fmt.Fprintf(env.Stdout, "Tagged %s\n", st.Resolver().Display(dst))
+			return nil
+		},
+	}
+}
+
+func newImageRemoveCmd(env Env) *cobra.Command {
+	return &cobra.Command{
+		Use:     "remove IMAGE...",
+		Aliases: []string{"rm"},
+		Short:   "Untag images of the local store, deleting content no tag refers to",
+		Args:    cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			st, err := openStore(env)
+			if err != nil {
+				return err
+			}
+			for _, a := range args {
+				if err := st.Remove(cmd.Context(), a); err != nil {
+					return err
+				}
+			}
+			fmt.Fprintf(env.Stdout, "Removed %s\n", strings.Join(args, " "))
+			return nil
+		},
+	}
+}
+
+func newImageLoginCmd(env Env) *cobra.Command {
+	var rf remoteFlags
+	var user, password string
+	var passwordStdin bool
+	cmd := &cobra.Command{
+		Use:   "login REGISTRY",
+		Short: "Check credentials against a registry and store them in the auth file",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if passwordStdin {
+				if password != "" {
+					return errors.New("login: --password and --password-stdin are exclusive")
+				}
+				line, err := bufio.NewReader(os.Stdin).ReadString('\n')
+				if err != nil && !errors.Is(err, io.EOF) {
+					return fmt.Errorf("login: read password: %w", err)
+				}
+				password = strings.TrimRight(line, "\r\n")
+			}
+			if user == "" {
+				return errors.New("login: --username is required")
+			}
+			path, err := registry.Login(cmd.Context(), args[0], user, password, rf.options(env))
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(env.Stdout, "Login succeeded (credentials in %s)\n", path)
+			return nil
+		},
+	}
+	rf.register(cmd.Flags())
+	cmd.Flags().StringVarP(&user, "username", "u", "", "user name")
+	cmd.Flags().StringVarP(&password, "password", "p", "", "password (prefer --password-stdin)")
+	cmd.Flags().BoolVar(&passwordStdin, "password-stdin", false, "read the password from the first line of stdin")
+	return cmd
+}
+
+func newImageLogoutCmd(env Env) *cobra.Command {
+	var authFile string
+	cmd := &cobra.Command{
+		Use:   "logout REGISTRY",
+		Short: "Remove a registry's credentials from the auth file",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := registry.Logout(args[0], authFile); err != nil {
+				return err
+			}
+			fmt.Fprintf(env.Stdout, "Removed login credentials for %s\n", args[0])
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&authFile, "authfile", "", "docker config.json with credentials")
+	return cmd
+}
+
+func newImageExportCmd(env Env) *cobra.Command {
+	return &cobra.Command{
+		Use:   "export IMAGE... FILE",
+		Short: "Write images of the local store to a tar archive of an OCI layout (reproducible)",
+		Args:  cobra.MinimumNArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			st, err := openStore(env)
+			if err != nil {
+				return err
+			}
+			file := args[len(args)-1]
+			f, err := os.CreateTemp(filepath.Dir(file), "."+filepath.Base(file)+"-*")
+			if err != nil {
+				return fmt.Errorf("export: %w", err)
+			}
+			defer os.Remove(f.Name())
+			if err := registry.Export(cmd.Context(), st, args[:len(args)-1], f); err != nil {
+				f.Close()
+				return err
+			}
+			if err := f.Chmod(0o644); err != nil {
+				f.Close()
+				return fmt.Errorf("export: %w", err)
+			}
+			if err := f.Close(); err != nil {
+				return fmt.Errorf("export: %w", err)
+			}
+			if err := os.Rename(f.Name(), file); err != nil {
+				return fmt.Errorf("export: %w", err)
+			}
+			fmt.Fprintf(env.Stdout, "Exported %d image(s) to %s\n", len(args)-1, file)
+			return nil
+		},
+	}
+}
+
+func newImageImportCmd(env Env) *cobra.Command {
+	return &cobra.Command{
+		Use:   "import FILE",
+		Short: "Store the images of a tar archive of an OCI layout in the local store",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			st, err := openStore(env)
+			if err != nil {
+				return err
+			}
+			f, err := os.Open(args[0])
+			if err != nil {
+				return fmt.Errorf("import: %w", err)
+			}
+			defer f.Close()
+			refs, err := registry.Import(cmd.Context(), st, f)
+			if err != nil {
+				return err
+			}
+			short := make([]string, len(refs))
+			for i, r := range refs {
+				short[i] = st.Resolver().Display(r)
+			}
+			fmt.Fprintf(env.Stdout, "Imported %s\n", strings.Join(short, " "))
+			return nil
+		},
+	}
+}
+
+// Pull policies of ig run.
+const (
+	PullAlways  = "always"
+	PullMissing = "missing"
+	PullNever   = "never"
+)
+
+// pullPolicy registers --pull on fs (parsed later with the other flags of
+// ig run) and returns its value, read from args now because the image must
+// be in the store before its parameters become flags, along with args
+// without --pull so that the image argument can be found.
+func pullPolicy(fs *pflag.FlagSet, args []string) (string, []string, error) {
+	if fs.Lookup("pull") == nil {
+		fs.String("pull", PullMissing, "when to pull the image from its registry: always, missing or never")
+	}
+	policy := PullMissing
+	var rest []string
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		if a == "--" {
+			rest = append(rest, args[i:]...)
+			break
+		}
+		if a == "--pull" && i+1 < len(args) {
+			policy = args[i+1]
+			i++
+			continue
+		}
+		if v, ok := strings.CutPrefix(a, "--pull="); ok {
+			policy = v
+			continue
+		}
+		rest = append(rest, a)
+	}
+	switch policy {
+	case PullAlways, PullMissing, PullNever:
+		return policy, rest, nil
+	}
+	return "", nil, fmt.Errorf("run: --pull must be always, missing or never, got %q", policy)
+}
+
+// applyPullPolicy pulls image into the local store as policy says.
+// Credentials come from the default auth file ($REGISTRY_AUTH_FILE), plain
+// HTTP registries from $IG_INSECURE_REGISTRIES.
+func applyPullPolicy(ctx context.Context, env Env, policy, image string) error {
+	if policy == PullNever {
+		return nil
+	}
+	st, ref, err := openStoreRef(env, image)
+	if err != nil {
+		return err
+	}
+	var local error
+	if policy == PullMissing {
+		_, local = st.Resolve(ctx, ref)
+		if !errors.Is(local, registry.ErrNotFound) {
+			return nil // present, or broken in a way Load reports
+		}
+	}
+	opts := registry.RemoteOptions{}
+	if v := env.Getenv(EnvInsecureRegistries); v != "" {
+		opts.Insecure = strings.Split(v, ",")
+	}
+	if _, err := registry.Pull(ctx, st, ref, opts); err != nil {
+		if local != nil {
+			return fmt.Errorf("%w; %v", local, err)
+		}
+		return err
+	}
+	return nil
+}
+
+// openGadgetPulling is openGadget for ig run: it honours --pull first.
+// *image is corrected when --pull's value was taken for the image.
+func openGadgetPulling(ctx context.Context, env Env, fs *pflag.FlagSet, args []string, image *string) (*runtime.Gadget, error) {
+	policy, rest, err := pullPolicy(fs, args)
+	if err != nil {
+		return nil, err
+	}
+	if img, ok := imageArg(rest); ok {
+		*image = img
+	}
+	if err := applyPullPolicy(ctx, env, policy, *image); err != nil {
+		return nil, err
+	}
+	return openGadget(ctx, env, *image)
+}

@@ -1,0 +1,310 @@
+package registry
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"slices"
+	"strings"
+	"syscall"
+	"time"
+
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"oras.land/oras-go/v2"
+	"oras.land/oras-go/v2/errdef"
+	"oras.land/oras-go/v2/registry/remote"
+	"oras.land/oras-go/v2/registry/remote/auth"
+	"oras.land/oras-go/v2/registry/remote/errcode"
+)
+
+// Errors of remote operations, to test with [errors.Is]. Remote "not
+// found" errors wrap [ErrNotFound].
+var (
+	// ErrUnreachable: the registry could not be contacted.
+	ErrUnreachable = errors.New("registry unreachable")
+	// ErrAuthRequired: the registry wants credentials and none were given.
+	ErrAuthRequired = errors.New("authentication required")
+	// ErrWrongCredentials: the registry refused the given credentials.
+	ErrWrongCredentials = errors.New("wrong credentials")
+)
+
+// RemoteOptions configure how registries are contacted.
+type RemoteOptions struct {
+	// AuthFile is a docker config.json holding credentials; empty means
+	// the default (see [AuthFilePath]).
+	AuthFile string
+	// Insecure lists registries ("host[:port]") contacted over plain HTTP,
+	// without credentials.
+	Insecure []string
+	// CACert is a PEM file of extra certificate authorities to trust, in
+	// addition to the system's (and $SSL_CERT_FILE).
+	CACert string
+	// Progress receives one line per blob copied; nil for none.
+	Progress io.Writer
+}
+
+// PullOptions configure [Pull].
+type PullOptions = RemoteOptions
+
+// PushOptions configure [Push].
+type PushOptions = RemoteOptions
+
+// remoteError is a one-line message that still matches its class and
+// cause with errors.Is/As.
+type remoteError struct {
+	msg   string
+	kind  error
+	cause error
+}
+
+func (e *remoteError) Error() string   { return e.msg }
+func (e *remoteError) Unwrap() []error { return []error{e.kind, e.cause} }
+
+func (o RemoteOptions) insecure(host string) bool { return slices.Contains(o.Insecure, host) }
+
+// client returns the HTTP client for host, with credentials from the auth
+// file unless the registry is insecure. hasCreds tells whether any were
+// found.
+func (o RemoteOptions) client(host string, creds *credentials) (*auth.Client, bool, error) {
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.DialContext = (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext
+	if o.CACert != "" {
+		pem, err := os.ReadFile(o.CACert)
+		if err != nil {
+			return nil, false, fmt.Errorf("CA certificate: %w", err)
+		}
+		pool, err := x509.SystemCertPool()
+		if err != nil || pool == nil {
+			pool = x509.NewCertPool()
+		}
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, false, fmt.Errorf("CA certificate %s: no PEM certificate found", o.CACert)
+		}
+		tr.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+	}
+	c := &auth.Client{Client: &http.Client{Transport: tr}, Cache: auth.NewCache()}
+	c.SetUserAgent("ig")
+	if o.insecure(host) {
+		return c, false, nil
+	}
+	if creds == nil {
+		cr, err := readAuthFile(o.AuthFile, host)
+		if err != nil {
+			return nil, false, err
+		}
+		creds = &cr
+	}
+	if creds.empty() {
+		return c, false, nil
+	}
+	c.Credential = auth.StaticCredential(host, auth.Credential{
+		Username: creds.Username, Password: creds.Password, RefreshToken: creds.RefreshToken,
+	})
+	return c, true, nil
+}
+
+// repository opens the remote repository of r.
+func (o RemoteOptions) repository(r Reference) (*remote.Repository, bool, error) {
+	repo, err := remote.NewRepository(r.Name())
+	if err != nil {
+		return nil, false, fmt.Errorf("%w %q: %v", ErrInvalidReference, r.Name(), err)
+	}
+	c, hasCreds, err := o.client(r.Registry, nil)
+	if err != nil {
+		return nil, false, err
+	}
+	repo.Client = c
+	repo.PlainHTTP = o.insecure(r.Registry)
+	return repo, hasCreds, nil
+}
+
+// classify turns an error of a registry call into a one-line message
+// naming what went wrong.
+func classify(err error, host string, hasCreds bool) error {
+	if err == nil {
+		return nil
+	}
+	mk := func(kind error, msg string) error { return &remoteError{msg: msg, kind: kind, cause: err} }
+	if errors.Is(err, auth.ErrBasicCredentialNotFound) {
+		return mk(ErrAuthRequired, fmt.Sprintf("registry %s: %s (ig image login %s)", host, ErrAuthRequired, host))
+	}
+	var resp *errcode.ErrorResponse
+	if errors.As(err, &resp) {
+		switch resp.StatusCode {
+		case http.StatusUnauthorized:
+			if hasCreds {
+				return mk(ErrWrongCredentials, fmt.Sprintf("registry %s: %s", host, ErrWrongCredentials))
+			}
+			return mk(ErrAuthRequired, fmt.Sprintf("registry %s: %s (ig image login %s)", host, ErrAuthRequired, host))
+		case http.StatusForbidden:
+			return mk(ErrWrongCredentials, fmt.Sprintf("registry %s: access denied", host))
+		case http.StatusNotFound:
+			return mk(ErrNotFound, fmt.Sprintf("%s in registry %s", ErrNotFound, host))
+		}
+	}
+	if errors.Is(err, errdef.ErrNotFound) {
+		return mk(ErrNotFound, fmt.Sprintf("%s in registry %s", ErrNotFound, host))
+	}
+	var unknownCA x509.UnknownAuthorityError
+	var hostErr x509.HostnameError
+	var certErr *tls.CertificateVerificationError
+	if errors.As(err, &unknownCA) || errors.As(err, &hostErr) || errors.As(err, &certErr) {
+		return mk(ErrUnreachable, fmt.Sprintf("registry %s: TLS certificate not trusted: %s", host, oneLine(innermost(err).Error())))
+	}
+	if strings.Contains(err.Error(), "server gave HTTP response to HTTPS client") {
+		return mk(ErrUnreachable, fmt.Sprintf("registry %s speaks plain HTTP: add it to --insecure-registries", host))
+	}
+	var opErr *net.OpError
+	var dnsErr *net.DNSError
+	switch {
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return mk(ErrUnreachable, fmt.Sprintf("registry %s unreachable: connection refused", host))
+	case errors.As(err, &dnsErr):
+		return mk(ErrUnreachable, fmt.Sprintf("registry %s unreachable: cannot resolve %s", host, dnsErr.Name))
+	case errors.As(err, &opErr):
+		return mk(ErrUnreachable, fmt.Sprintf("registry %s unreachable: %s", host, oneLine(innermost(opErr).Error())))
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		return mk(ErrUnreachable, fmt.Sprintf("registry %s unreachable: timeout", host))
+	}
+	return mk(err, oneLine(err.Error()))
+}
+
+func innermost(err error) error {
+	for {
+		next := errors.Unwrap(err)
+		if next == nil {
+			return err
+		}
+		err = next
+	}
+}
+
+func progressOptions(w io.Writer) oras.CopyGraphOptions {
+	opts := oras.DefaultCopyGraphOptions
+	if w == nil {
+		return opts
+	}
+	line := func(verb string, d ocispec.Descriptor) {
+		fmt.Fprintf(w, "%s %s %-48s %d bytes\n", verb, d.Digest.Encoded()[:12], d.MediaType, d.Size)
+	}
+	opts.PostCopy = func(_ context.Context, d ocispec.Descriptor) error { line("Copied ", d); return nil }
+	opts.OnCopySkipped = func(_ context.Context, d ocispec.Descriptor) error { line("Exists ", d); return nil }
+	return opts
+}
+
+// Pull copies the image ref (a tag or digest reference), with every
+// architecture's manifest, from its registry into s and tags it there. The
+// image must be an index. Nothing is tagged unless everything was copied:
+// a failed pull leaves index.json as it was.
+func Pull(ctx context.Context, s *Store, ref string, opts PullOptions) (ocispec.Descriptor, error) {
+	r, err := s.resolver.Parse(ref)
+	if err != nil {
+		return ocispec.Descriptor{}, err
+	}
+	fail := func(err error) (ocispec.Descriptor, error) {
+		return ocispec.Descriptor{}, fmt.Errorf("pull %s: %w", r, err)
+	}
+	repo, hasCreds, err := opts.repository(r)
+	if err != nil {
+		return fail(err)
+	}
+	src := r.Tag
+	if r.Digest != "" {
+		src = r.Digest.String()
+	}
+	desc, err := repo.Resolve(ctx, src)
+	if err != nil {
+		return fail(classify(err, r.Registry, hasCreds))
+	}
+	if desc.MediaType != ocispec.MediaTypeImageIndex {
+		return fail(fmt.Errorf("%s is not an image index (media type %q): %w", desc.Digest, desc.MediaType, ErrInvalidImage))
+	}
+	desc = ocispec.Descriptor{MediaType: desc.MediaType, Digest: desc.Digest, Size: desc.Size}
+	err = s.Update(ctx, func(dst oras.GraphTarget) error {
+		if err := oras.CopyGraph(ctx, repo, dst, desc, progressOptions(opts.Progress)); err != nil {
+			return classify(err, r.Registry, hasCreds)
+		}
+		return dst.Tag(ctx, desc, r.String())
+	})
+	if err != nil {
+		return fail(err)
+	}
+	return desc, nil
+}
+
+// Push copies the image ref from s, with everything it refers to, to its
+// registry, and tags it there (for a tag reference).
+func Push(ctx context.Context, s *Store, ref string, opts PushOptions) (ocispec.Descriptor, error) {
+	r, err := s.resolver.Parse(ref)
+	if err != nil {
+		return ocispec.Descriptor{}, err
+	}
+	fail := func(err error) (ocispec.Descriptor, error) {
+		return ocispec.Descriptor{}, fmt.Errorf("push %s: %w", r, err)
+	}
+	desc, err := s.Resolve(ctx, r.String())
+	if err != nil {
+		return fail(err)
+	}
+	desc = ocispec.Descriptor{MediaType: desc.MediaType, Digest: desc.Digest, Size: desc.Size}
+	repo, hasCreds, err := opts.repository(r)
+	if err != nil {
+		return fail(err)
+	}
+	err = s.View(ctx, func(src oras.ReadOnlyGraphTarget) error {
+		if err := oras.CopyGraph(ctx, src, repo, desc, progressOptions(opts.Progress)); err != nil {
+			return err
+		}
+		if r.Tag != "" {
+			return repo.Tag(ctx, desc, r.Tag)
+		}
+		return nil
+	})
+	if err != nil {
+		return fail(classify(err, r.Registry, hasCreds))
+	}
+	return desc, nil
+}
+
+// Login checks user and password against the registry host and, if they
+// are accepted, stores them in opts.AuthFile (mode 0600). It returns the
+// auth file written.
+func Login(ctx context.Context, host, user, password string, opts RemoteOptions) (string, error) {
+	fail := func(err error) (string, error) { return "", fmt.Errorf("login %s: %w", host, err) }
+	if host == "" || user == "" {
+		return fail(errors.New("registry and user are required"))
+	}
+	if password == "" {
+		return fail(errors.New("empty password"))
+	}
+	reg, err := remote.NewRegistry(host)
+	if err != nil {
+		return fail(fmt.Errorf("invalid registry %q", host))
+	}
+	c, _, err := opts.client(host, &credentials{Username: user, Password: password})
+	if err != nil {
+		return fail(err)
+	}
+	if opts.insecure(host) {
+		// Plain HTTP registries get no credentials (see RemoteOptions);
+		// still check the registry answers.
+		c.Credential = auth.StaticCredential(host, auth.Credential{Username: user, Password: password})
+	}
+	reg.Client = c
+	reg.PlainHTTP = opts.insecure(host)
+	if err := reg.Ping(ctx); err != nil {
+		return fail(classify(err, host, true))
+	}
+	path, err := storeCredentials(opts.AuthFile, host, user, password)
+	if err != nil {
+		return fail(err)
+	}
+	return path, nil
+}
