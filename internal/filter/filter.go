@@ -206,7 +206,8 @@ func Parse(ds *datasource.DataSource, exprs ...string) (*Filter, error) {
 // field:!value, field:~regex, field:!~regex, field:>=value (and >, <=,
 // <). "\," is a comma inside a value. Field names are full dotted names,
 // case-insensitive, or legacy names (see ResolveField). Without ds:, the
-// field must be in exactly one datasource.
+// term applies to every datasource that has the field (trace_dns's dns
+// and dns_unanswered share their field names, for instance).
 func Compile(dss []*datasource.DataSource, exprs []string) (map[*datasource.DataSource]*Filter, error) {
 	out := map[*datasource.DataSource]*Filter{}
 	for _, expr := range exprs {
@@ -214,19 +215,41 @@ func Compile(dss []*datasource.DataSource, exprs []string) (map[*datasource.Data
 			if strings.TrimSpace(raw) == "" {
 				continue
 			}
-			t, err := parseTerm(dss, raw)
-			if err != nil {
-				return nil, err
+			for _, targets := range termTargets(dss, raw) {
+				t, err := parseTerm(targets, raw)
+				if err != nil {
+					return nil, err
+				}
+				f := out[t.DS]
+				if f == nil {
+					f = newFilter(t.DS)
+					out[t.DS] = f
+				}
+				f.terms = append(f.terms, t)
 			}
-			f := out[t.DS]
-			if f == nil {
-				f = newFilter(t.DS)
-				out[t.DS] = f
-			}
-			f.terms = append(f.terms, t)
 		}
 	}
 	return out, nil
+}
+
+// termTargets returns the datasource lists to parse raw against: one list
+// per datasource having the field when raw names no datasource and
+// several have it, else dss itself (parseTerm then reports errors).
+func termTargets(dss []*datasource.DataSource, raw string) [][]*datasource.DataSource {
+	s, err := split(dss, raw)
+	if err != nil || s.ds != "" {
+		return [][]*datasource.DataSource{dss}
+	}
+	var having [][]*datasource.DataSource
+	for _, ds := range dss {
+		if f := ResolveField(ds, s.field); f != nil && !isContainer(f) {
+			having = append(having, []*datasource.DataSource{ds})
+		}
+	}
+	if len(having) < 2 {
+		return [][]*datasource.DataSource{dss}
+	}
+	return having
 }
 
 // splitTerms splits on commas not preceded by a backslash and turns "\,"

@@ -208,8 +208,13 @@ func TestErrors(t *testing.T) {
 func TestSeveralDataSources(t *testing.T) {
 	a, b := newKinds(t, "a"), newKinds(t, "b")
 	dss := []*datasource.DataSource{a.ds, b.ds}
-	if _, err := Compile(dss, []string{"pid==1"}); err == nil || !strings.Contains(err.Error(), "in datasources a and b: write ds:pid<op>value") {
-		t.Errorf("ambiguous: %v", err)
+	// A field both datasources have: the term applies to each.
+	both, err := Compile(dss, []string{"pid==4242"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(both) != 2 || !both[a.ds].Match(a.record()) || !both[b.ds].Match(b.record()) {
+		t.Errorf("a term on a shared field: %v", both)
 	}
 	m, err := Compile(dss, []string{"b:pid==4242,a:comm==zsh"})
 	if err != nil {
