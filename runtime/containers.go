@@ -50,6 +50,26 @@ func (g *Gadget) wantsContainersDS() bool {
 	return g.spec.Metadata.Annotations["enable-containers-datasource"] == "true"
 }
 
+// netnsScoped reports whether the gadget observes network namespaces
+// rather than tasks: socket filters, or events keyed by gadget_netns_id
+// with no mount namespace.
+func (g *Gadget) netnsScoped() bool {
+	if g.hasSocketFilters() {
+		return true
+	}
+	for _, ds := range g.DataSources() {
+		netns, mntns := false, false
+		for _, f := range ds.Fields {
+			netns = netns || f.HasTag("type:gadget_netns_id")
+			mntns = mntns || f.HasTag("type:gadget_mntns_id")
+		}
+		if netns && !mntns {
+			return true
+		}
+	}
+	return false
+}
+
 func (g *Gadget) hasSocketFilters() bool {
 	for _, ps := range g.spec.Collection.Programs {
 		if ps.Type == ebpf.SocketFilter {
@@ -89,6 +109,11 @@ func (g *Gadget) openContainers(ctx context.Context, opts RunOptions) (*containe
 		cs.own = true
 	}
 	if !sel.Filtering() {
+		return cs, nil
+	}
+	if g.spec.Collection.Maps[mntnsFilterMap] == nil && g.netnsScoped() {
+		// Sockets, not tasks: the selection decides which network
+		// namespaces the socket filters and iterators run in.
 		return cs, nil
 	}
 	// Selection is applied in the kernel: an empty filter map that the
@@ -179,4 +204,45 @@ func (cs *containerState) close() {
 	if cs.own && cs.coll != nil {
 		cs.coll.Close()
 	}
+}
+
+// netnsFetcher runs a network-namespace-scoped iterator (iter/tcp,
+// iter/udp) in ig's namespace and in the namespace of every container the
+// run traces, once per distinct namespace, into one array.
+type netnsFetcher struct {
+	*loader.IterFetcher
+	cs *containerState
+}
+
+func (f netnsFetcher) Fetch(next func() *datasource.Record) (int, error) {
+	n := 0
+	seen := map[uint32]bool{}
+	if f.cs.sel.IncludesHost() || !f.cs.sel.Filtering() {
+		m, err := f.IterFetcher.Fetch(next)
+		if err != nil {
+			return n, err
+		}
+		n += m
+		seen[f.cs.coll.HostNetns()] = true
+	}
+	var list []*containers.Container
+	if f.cs.set != nil {
+		list = f.cs.set.Selected()
+	} else {
+		list = f.cs.coll.ListContainers(f.cs.sel)
+	}
+	for _, c := range list {
+		if c.Pid == 0 || seen[c.NetnsID] {
+			continue
+		}
+		seen[c.NetnsID] = true
+		m, err := f.FetchInNetns(fmt.Sprintf("/proc/%d/ns/net", c.Pid), next)
+		if err != nil {
+			// The container may have exited since it was listed.
+			f.cs.warn("iterate the network namespace of container %s: %v", c.Name, err)
+			continue
+		}
+		n += m
+	}
+	return n, nil
 }

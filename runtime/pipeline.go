@@ -68,7 +68,11 @@ func (g *Gadget) assemble(inst *loader.Gadget, run *runState, pl *plan, w *wasmR
 			if w != nil {
 				w.stages[ds] = stages
 			}
-			inputs = append(inputs, pipeline.Input{Array: fetcherSource{f, ds}, Stages: stages,
+			var src loader.Fetcher = f
+			if it, ok := f.(*loader.IterFetcher); ok && it.NetnsScoped() && cs.coll != nil {
+				src = netnsFetcher{it, cs} // sockets of the containers too
+			}
+			inputs = append(inputs, pipeline.Input{Array: fetcherSource{src, ds}, Stages: stages,
 				Interval: sched.Interval, Count: sched.Count, FetchOnStop: f.FetchOnStop()})
 		}
 	}
