@@ -227,11 +227,32 @@ func Pull(ctx context.Context, s *Store, ref string, opts PullOptions) (ocispec.
 		return fail(fmt.Errorf("%s is not an image index (media type %q): %w", desc.Digest, desc.MediaType, ErrInvalidImage))
 	}
 	desc = ocispec.Descriptor{MediaType: desc.MediaType, Digest: desc.Digest, Size: desc.Size}
+	// The signature (cosign legacy tag), if the registry has one, is
+	// copied too so that verification works offline.
+	sigTag := SignatureTag(desc.Digest)
+	sigDesc, err := repo.Resolve(ctx, sigTag)
+	hasSig := err == nil
+	if err != nil && !errors.Is(classify(err, r.Registry, hasCreds), ErrNotFound) {
+		return fail(classify(err, r.Registry, hasCreds))
+	}
 	err = s.Update(ctx, func(dst oras.GraphTarget) error {
 		if err := oras.CopyGraph(ctx, repo, dst, desc, progressOptions(opts.Progress)); err != nil {
 			return classify(err, r.Registry, hasCreds)
 		}
-		return dst.Tag(ctx, desc, r.String())
+		if hasSig {
+			sigDesc = ocispec.Descriptor{MediaType: sigDesc.MediaType, Digest: sigDesc.Digest, Size: sigDesc.Size}
+			if err := oras.CopyGraph(ctx, repo, dst, sigDesc, progressOptions(opts.Progress)); err != nil {
+				return classify(err, r.Registry, hasCreds)
+			}
+			if err := dst.Tag(ctx, sigDesc, r.Name()+":"+sigTag); err != nil {
+				return err
+			}
+		}
+		// Record where the image came from: such images are verified
+		// before they run (see Verify).
+		tagged := desc
+		tagged.Annotations = map[string]string{AnnotationSource: r.Name()}
+		return dst.Tag(ctx, tagged, r.String())
 	})
 	if err != nil {
 		return fail(err)
@@ -263,9 +284,23 @@ func Push(ctx context.Context, s *Store, ref string, opts PushOptions) (ocispec.
 			return err
 		}
 		if r.Tag != "" {
-			return repo.Tag(ctx, desc, r.Tag)
+			if err := repo.Tag(ctx, desc, r.Tag); err != nil {
+				return err
+			}
 		}
-		return nil
+		// The signature made by Sign (or pulled with the image), if any.
+		sigTag := SignatureTag(desc.Digest)
+		sigDesc, err := src.Resolve(ctx, r.Name()+":"+sigTag)
+		if errors.Is(err, errdef.ErrNotFound) {
+			return nil
+		} else if err != nil {
+			return err
+		}
+		sigDesc = ocispec.Descriptor{MediaType: sigDesc.MediaType, Digest: sigDesc.Digest, Size: sigDesc.Size}
+		if err := oras.CopyGraph(ctx, src, repo, sigDesc, progressOptions(opts.Progress)); err != nil {
+			return err
+		}
+		return repo.Tag(ctx, sigDesc, sigTag)
 	})
 	if err != nil {
 		return fail(classify(err, r.Registry, hasCreds))

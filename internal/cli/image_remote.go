@@ -26,10 +26,10 @@ const EnvInsecureRegistries = "IG_INSECURE_REGISTRIES"
 // newImageRemoteCmds returns the image subcommands that move images
 // between the local store and registries or archives.
 func newImageRemoteCmds(env Env) []*cobra.Command {
-	return []*cobra.Command{
+	return append([]*cobra.Command{
 		newImagePullCmd(env), newImagePushCmd(env), newImageTagCmd(env), newImageRemoveCmd(env),
 		newImageLoginCmd(env), newImageLogoutCmd(env), newImageExportCmd(env), newImageImportCmd(env),
-	}
+	}, newImageSignCmds(env)...)
 }
 
 // remoteFlags are the flags of commands talking to registries.
@@ -344,8 +344,11 @@ func applyPullPolicy(ctx context.Context, env Env, policy, image string) error {
 	return nil
 }
 
-// openGadgetPulling is openGadget for ig run: it honours --pull first.
-// *image is corrected when --pull's value was taken for the image.
+// openGadgetPulling is openGadget for ig run: it honours --pull first,
+// then the allowed-gadgets list and, for images pulled from a registry,
+// signature verification (--verify-image, --public-key, see
+// checkImagePolicy). *image is corrected when --pull's value was taken
+// for the image.
 func openGadgetPulling(ctx context.Context, env Env, fs *pflag.FlagSet, args []string, image *string) (*runtime.Gadget, error) {
 	policy, rest, err := pullPolicy(fs, args)
 	if err != nil {
@@ -354,8 +357,16 @@ func openGadgetPulling(ctx context.Context, env Env, fs *pflag.FlagSet, args []s
 	if img, ok := imageArg(rest); ok {
 		*image = img
 	}
+	ip, err := scanImagePolicy(fs, rest)
+	if err != nil {
+		return nil, err
+	}
 	if err := applyPullPolicy(ctx, env, policy, *image); err != nil {
 		return nil, err
 	}
-	return openGadget(ctx, env, *image)
+	load, err := checkImagePolicy(ctx, env, ip, *image)
+	if err != nil {
+		return nil, err
+	}
+	return openGadgetAt(ctx, env, *image, load)
 }

@@ -67,7 +67,8 @@ var valueFlags = map[string]bool{"-o": true, "--output": true, "-t": true, "--ti
 	"--fields": true, "-F": true, "--filter": true, "--sort": true, "--max-entries": true,
 	"-c": true, "--containername": true, "--k8s-namespace": true, "--k8s-podname": true,
 	"--k8s-containername": true, "--k8s-selector": true, "--containerd-socketpath": true,
-	"--map-fetch-interval": true, "--map-fetch-count": true, "--iface": true}
+	"--map-fetch-interval": true, "--map-fetch-count": true, "--iface": true,
+	"--pull": true, "--public-key": true, "--allowed-gadgets": true}
 
 // imageArg finds the first positional argument.
 func imageArg(args []string) (string, bool) {
@@ -223,7 +224,12 @@ func (v *paramValue) Set(s string) error {
 
 // openGadget resolves image in the local store and describes it.
 func openGadget(ctx context.Context, env Env, image string) (*runtime.Gadget, error) {
-	st, ref, err := openStoreRef(env, image)
+	return openGadgetAt(ctx, env, image, image)
+}
+
+// openGadgetAt is openGadget loading ref (e.g. image pinned to a digest).
+func openGadgetAt(ctx context.Context, env Env, image, ref string) (*runtime.Gadget, error) {
+	st, ref, err := openStoreRef(env, ref)
 	if err != nil {
 		return nil, err
 	}

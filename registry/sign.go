@@ -1,0 +1,373 @@
+package registry
+
+import (
+	"bytes"
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/json"
+	"encoding/pem"
+	"errors"
+	"fmt"
+
+	"github.com/opencontainers/go-digest"
+	"github.com/opencontainers/image-spec/specs-go"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"oras.land/oras-go/v2"
+	"oras.land/oras-go/v2/errdef"
+)
+
+// Cosign "legacy tag" signatures: the signature of an image index with
+// digest sha256:<hex> is an image manifest tagged sha256-<hex>.sig in the
+// same repository, with one simple-signing layer whose content is the
+// signed payload and whose annotation holds the base64 ECDSA signature.
+const (
+	// MediaTypeSimpleSigning is the media type of the signed payload layer.
+	MediaTypeSimpleSigning = "application/vnd.dev.cosign.simplesigning.v1+json"
+	// AnnotationSignature holds the base64 signature of the payload layer.
+	AnnotationSignature = "dev.cosignproject.cosign/signature"
+	// simpleSigningType is the payload's critical.type.
+	simpleSigningType = "cosign container image signature"
+
+	// AnnotationSource is set by [Pull] on the index.json entry of a pulled
+	// image: the repository (registry/repository) it was pulled from.
+	// Images without it were built, stored or imported locally.
+	AnnotationSource = "io.github.gadgetkit.ig.source"
+)
+
+// Errors of [Verify], to test with [errors.Is].
+var (
+	// ErrNotSigned: no signature for the image in the local store.
+	ErrNotSigned = errors.New("image is not signed")
+	// ErrUntrustedSignature: no trusted key verifies the signature.
+	ErrUntrustedSignature = errors.New("signature does not match any trusted key")
+	// ErrSignatureMismatch: a valid signature, but for another image.
+	ErrSignatureMismatch = errors.New("signature is for another image")
+)
+
+// SignatureTag returns the tag of the signature of the image whose index
+// has digest d: "sha256-<hex>.sig".
+func SignatureTag(d digest.Digest) string {
+	return d.Algorithm().String() + "-" + d.Encoded() + ".sig"
+}
+
+// simpleSigning is the signed payload.
+type simpleSigning struct {
+	Critical struct {
+		Identity struct {
+			DockerReference string `json:"docker-reference"`
+		} `json:"identity"`
+		Image struct {
+			DockerManifestDigest string `json:"docker-manifest-digest"`
+		} `json:"image"`
+		Type string `json:"type"`
+	} `json:"critical"`
+	Optional map[string]any `json:"optional"`
+}
+
+// GenerateKey returns a new ECDSA P-256 key pair as PEM: the private key
+// (PKCS #8, unencrypted) and the public key (PKIX).
+func GenerateKey() (privatePEM, publicPEM []byte, err error) {
+	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, nil, err
+	}
+	der, err := x509.MarshalPKCS8PrivateKey(k)
+	if err != nil {
+		return nil, nil, err
+	}
+	pub, err := x509.MarshalPKIXPublicKey(&k.PublicKey)
+	if err != nil {
+		return nil, nil, err
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}),
+		pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: pub}), nil
+}
+
+// parsePrivateKey reads an unencrypted ECDSA private key (PKCS #8 or SEC 1).
+func parsePrivateKey(data []byte) (*ecdsa.PrivateKey, error) {
+	for rest := data; ; {
+		var b *pem.Block
+		b, rest = pem.Decode(rest)
+		if b == nil {
+			return nil, errors.New("no unencrypted ECDSA private key (PEM \"PRIVATE KEY\" or \"EC PRIVATE KEY\") found")
+		}
+		switch b.Type {
+		case "PRIVATE KEY":
+			k, err := x509.ParsePKCS8PrivateKey(b.Bytes)
+			if err != nil {
+				return nil, fmt.Errorf("private key: %w", err)
+			}
+			ek, ok := k.(*ecdsa.PrivateKey)
+			if !ok {
+				return nil, fmt.Errorf("private key is a %T, not ECDSA", k)
+			}
+			return ek, nil
+		case "EC PRIVATE KEY":
+			k, err := x509.ParseECPrivateKey(b.Bytes)
+			if err != nil {
+				return nil, fmt.Errorf("private key: %w", err)
+			}
+			return k, nil
+		}
+	}
+}
+
+// parsePublicKeys reads every ECDSA public key of a PEM file.
+func parsePublicKeys(data []byte) ([]*ecdsa.PublicKey, error) {
+	var keys []*ecdsa.PublicKey
+	for rest := data; ; {
+		var b *pem.Block
+		b, rest = pem.Decode(rest)
+		if b == nil {
+			break
+		}
+		if b.Type != "PUBLIC KEY" {
+			continue
+		}
+		k, err := x509.ParsePKIXPublicKey(b.Bytes)
+		if err != nil {
+			return nil, fmt.Errorf("public key: %w", err)
+		}
+		ek, ok := k.(*ecdsa.PublicKey)
+		if !ok {
+			return nil, fmt.Errorf("public key is a %T, not ECDSA", k)
+		}
+		keys = append(keys, ek)
+	}
+	if len(keys) == 0 {
+		return nil, errors.New("no PEM \"PUBLIC KEY\" found")
+	}
+	return keys, nil
+}
+
+// Sign signs the image index ref resolves to in s with the ECDSA key
+// privateKeyPEM and stores the signature in s, tagged
+// <repository>:sha256-<hex>.sig, where [Push] finds it. It returns the
+// descriptor of the signature manifest.
+func Sign(ctx context.Context, s *Store, ref string, privateKeyPEM []byte) (ocispec.Descriptor, error) {
+	r, err := s.resolver.Parse(ref)
+	if err != nil {
+		return ocispec.Descriptor{}, err
+	}
+	fail := func(err error) (ocispec.Descriptor, error) {
+		return ocispec.Descriptor{}, fmt.Errorf("sign %s: %w", r, err)
+	}
+	key, err := parsePrivateKey(privateKeyPEM)
+	if err != nil {
+		return fail(err)
+	}
+	if key.Curve != elliptic.P256() {
+		return fail(errors.New("the key must be ECDSA P-256"))
+	}
+	desc, err := s.Resolve(ctx, r.String())
+	if err != nil {
+		return ocispec.Descriptor{}, err
+	}
+	if desc.MediaType != ocispec.MediaTypeImageIndex {
+		return fail(fmt.Errorf("%s is not an image index: %w", desc.Digest, ErrInvalidImage))
+	}
+	var p simpleSigning
+	p.Critical.Identity.DockerReference = r.Name()
+	p.Critical.Image.DockerManifestDigest = desc.Digest.String()
+	p.Critical.Type = simpleSigningType
+	payload, err := json.Marshal(p)
+	if err != nil {
+		return fail(err)
+	}
+	sum := sha256.Sum256(payload)
+	sig, err := ecdsa.SignASN1(rand.Reader, key, sum[:])
+	if err != nil {
+		return fail(err)
+	}
+	payloadDigest := digest.FromBytes(payload)
+	config, err := json.Marshal(ocispec.Image{
+		RootFS: ocispec.RootFS{Type: "layers", DiffIDs: []digest.Digest{payloadDigest}},
+	})
+	if err != nil {
+		return fail(err)
+	}
+	layer := ocispec.Descriptor{
+		MediaType:   MediaTypeSimpleSigning,
+		Digest:      payloadDigest,
+		Size:        int64(len(payload)),
+		Annotations: map[string]string{AnnotationSignature: base64.StdEncoding.EncodeToString(sig)},
+	}
+	cfg := ocispec.Descriptor{MediaType: ocispec.MediaTypeImageConfig, Digest: digest.FromBytes(config), Size: int64(len(config))}
+	manifest, err := json.Marshal(ocispec.Manifest{
+		Versioned: specs.Versioned{SchemaVersion: 2},
+		MediaType: ocispec.MediaTypeImageManifest,
+		Config:    cfg,
+		Layers:    []ocispec.Descriptor{layer},
+	})
+	if err != nil {
+		return fail(err)
+	}
+	mdesc := ocispec.Descriptor{MediaType: ocispec.MediaTypeImageManifest, Digest: digest.FromBytes(manifest), Size: int64(len(manifest))}
+	sigRef := r.Name() + ":" + SignatureTag(desc.Digest)
+	err = s.Update(ctx, func(dst oras.GraphTarget) error {
+		for _, b := range []struct {
+			d    ocispec.Descriptor
+			data []byte
+		}{{cfg, config}, {layer, payload}, {mdesc, manifest}} {
+			if err := pushIfMissing(ctx, dst, b.d, b.data); err != nil {
+				return err
+			}
+		}
+		return dst.Tag(ctx, mdesc, sigRef)
+	})
+	if err != nil {
+		return fail(err)
+	}
+	return mdesc, nil
+}
+
+func pushIfMissing(ctx context.Context, dst oras.GraphTarget, d ocispec.Descriptor, data []byte) error {
+	d = ocispec.Descriptor{MediaType: d.MediaType, Digest: d.Digest, Size: d.Size}
+	if ok, err := dst.Exists(ctx, d); err != nil {
+		return err
+	} else if ok {
+		return nil
+	}
+	err := dst.Push(ctx, d, bytes.NewReader(data))
+	if errors.Is(err, errdef.ErrAlreadyExists) {
+		return nil
+	}
+	return err
+}
+
+// Source returns the repository ref was pulled from (see
+// [AnnotationSource]), or "" for an image built or stored locally.
+func (s *Store) Source(ctx context.Context, ref string) (string, error) {
+	desc, err := s.Resolve(ctx, ref)
+	if err != nil {
+		return "", err
+	}
+	return desc.Annotations[AnnotationSource], nil
+}
+
+// Verify checks, using the local store only, that the image index ref
+// resolves to is signed by one of publicKeysPEM (PEM files of ECDSA
+// public keys). The signature is looked up as <repository>:sha256-<hex>.sig
+// in the repository of ref and in the one the image was pulled from. The
+// key is checked first, then that the signed payload names the image's
+// digest. Errors are one line and wrap [ErrNotSigned],
+// [ErrUntrustedSignature] or [ErrSignatureMismatch].
+func Verify(ctx context.Context, s *Store, ref string, publicKeysPEM [][]byte) error {
+	_, err := VerifyResolve(ctx, s, ref, publicKeysPEM)
+	return err
+}
+
+// VerifyResolve is [Verify] that also returns the descriptor of the
+// verified index, so that callers can load that very digest.
+func VerifyResolve(ctx context.Context, s *Store, ref string, publicKeysPEM [][]byte) (ocispec.Descriptor, error) {
+	r, err := s.resolver.Parse(ref)
+	if err != nil {
+		return ocispec.Descriptor{}, err
+	}
+	name := s.resolver.Display(r.String())
+	var keys []*ecdsa.PublicKey
+	for i, p := range publicKeysPEM {
+		k, err := parsePublicKeys(p)
+		if err != nil {
+			return ocispec.Descriptor{}, fmt.Errorf("verify %s: public key %d: %w", name, i+1, err)
+		}
+		keys = append(keys, k...)
+	}
+	if len(keys) == 0 {
+		return ocispec.Descriptor{}, fmt.Errorf("verify %s: no public key given (--public-key or IG_PUBLIC_KEYS), or run with --verify-image=false", name)
+	}
+	var desc ocispec.Descriptor
+	err = s.read(ctx, func(snap *snapshot) error {
+		var err error
+		desc, err = snap.resolve(ctx, r)
+		if errors.Is(err, errdef.ErrNotFound) {
+			return s.notFound(r.String())
+		} else if err != nil {
+			return err
+		}
+		repos := []string{r.Name()}
+		if src := desc.Annotations[AnnotationSource]; src != "" && src != r.Name() {
+			repos = append(repos, src)
+		}
+		var sigDesc ocispec.Descriptor
+		found := false
+		for _, repo := range repos {
+			sr, err := s.resolver.Parse(repo + ":" + SignatureTag(desc.Digest))
+			if err != nil {
+				continue
+			}
+			if d, err := snap.resolve(ctx, sr); err == nil {
+				sigDesc, found = d, true
+				break
+			}
+		}
+		if !found {
+			return &remoteError{kind: ErrNotSigned, cause: ErrNotSigned, msg: fmt.Sprintf(
+				"image %s is not signed (no %s in the local store; pull it with its signature, or run with --verify-image=false)",
+				name, SignatureTag(desc.Digest))}
+		}
+		return verifySignature(ctx, snap, sigDesc, desc, keys, name)
+	})
+	if err != nil {
+		return ocispec.Descriptor{}, err
+	}
+	return desc, nil
+}
+
+func verifySignature(ctx context.Context, snap *snapshot, sigDesc, image ocispec.Descriptor, keys []*ecdsa.PublicKey, name string) error {
+	invalid := func(format string, a ...any) error {
+		return fmt.Errorf("signature of %s (%s): %s: %w", name, sigDesc.Digest, fmt.Sprintf(format, a...), ErrInvalidImage)
+	}
+	if sigDesc.MediaType != ocispec.MediaTypeImageManifest {
+		return invalid("media type %q, not an image manifest", sigDesc.MediaType)
+	}
+	var m ocispec.Manifest
+	if err := snap.fetchJSON(ctx, sigDesc, &m); err != nil {
+		return err
+	}
+	if len(m.Layers) != 1 || m.Layers[0].MediaType != MediaTypeSimpleSigning {
+		return invalid("want exactly one %s layer", MediaTypeSimpleSigning)
+	}
+	l := m.Layers[0]
+	sig, err := base64.StdEncoding.DecodeString(l.Annotations[AnnotationSignature])
+	if err != nil || len(sig) == 0 {
+		return invalid("no base64 signature in annotation %s", AnnotationSignature)
+	}
+	if l.Size > maxManifestSize {
+		return invalid("payload of %d bytes", l.Size)
+	}
+	payload, err := snap.fetch(ctx, l)
+	if err != nil {
+		return err
+	}
+	sum := sha256.Sum256(payload)
+	ok := false
+	for _, k := range keys {
+		if ecdsa.VerifyASN1(k, sum[:], sig) {
+			ok = true
+			break
+		}
+	}
+	if !ok {
+		return &remoteError{kind: ErrUntrustedSignature, cause: ErrUntrustedSignature,
+			msg: fmt.Sprintf("signature of %s does not match any trusted key", name)}
+	}
+	// Only a payload whose signature checked out is read.
+	var p simpleSigning
+	if err := json.Unmarshal(payload, &p); err != nil {
+		return invalid("payload: %v", err)
+	}
+	if p.Critical.Type != simpleSigningType {
+		return invalid("payload type %q", p.Critical.Type)
+	}
+	if got := p.Critical.Image.DockerManifestDigest; got != image.Digest.String() {
+		return &remoteError{kind: ErrSignatureMismatch, cause: ErrSignatureMismatch,
+			msg: fmt.Sprintf("signature of %s is for %s, not for the image (tampered?)", name, got)}
+	}
+	return nil
+}
