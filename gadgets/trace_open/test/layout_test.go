@@ -41,6 +41,7 @@ type openEvent struct {
 	FlagsRaw     uint32        `btf:"flags_raw"`
 	ModeRaw      uint32        `btf:"mode_raw"`
 	Fname        [255]byte     `btf:"fname"`
+	Fpath        [512]byte     `btf:"fpath"`
 }
 
 func TestEventLayoutMatchesBTF(t *testing.T) {
