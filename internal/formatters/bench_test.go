@@ -6,6 +6,7 @@ import (
 
 	"github.com/gadgetkit/ig/internal/datasource"
 	"github.com/gadgetkit/ig/internal/pipeline"
+	"github.com/gadgetkit/ig/internal/syscalls"
 )
 
 // BenchmarkTraceOpen renders a batch of trace_open events (timestamp,
@@ -54,7 +55,7 @@ func BenchmarkKind(b *testing.B) {
 		{"timestamp_cached", func(p []byte) []byte { return tsf.append(p, now) }},
 		{"errno", func(p []byte) []byte { return appendErrno(p, 2) }},
 		{"signal", func(p []byte) []byte { return appendSignal(p, 9) }},
-		{"syscall", func(p []byte) []byte { return appendSyscall(p, syscallsX86_64[:], 257) }},
+		{"syscall", func(p []byte) []byte { return appendSyscall(p, syscalls.Table("amd64"), 257) }},
 		{"file_flags", func(p []byte) []byte { return appendFileFlags(p, genericOpenFlags, 0o2001101) }},
 		{"file_mode", func(p []byte) []byte { return appendFileMode(p, 0o104755) }},
 		{"bytes", func(p []byte) []byte { return appendBytes(p, 82854982) }},

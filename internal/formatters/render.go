@@ -6,6 +6,8 @@ import (
 	"runtime"
 	"strconv"
 	"time"
+
+	"github.com/gadgetkit/ig/internal/syscalls"
 )
 
 // This file holds the renderers: each appends the text of one value to a
@@ -86,15 +88,7 @@ func appendSignal(b []byte, v uint64) []byte {
 
 // syscallTable returns the syscall names of arch (a GOARCH), nil if there
 // is none.
-func syscallTable(arch string) []string {
-	switch arch {
-	case "amd64":
-		return syscallsX86_64[:]
-	case "arm64":
-		return syscallsARM64[:]
-	}
-	return nil
-}
+func syscallTable(arch string) []string { return syscalls.Table(arch) }
 
 var hostSyscalls = syscallTable(runtime.GOARCH)
 

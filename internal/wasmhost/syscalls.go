@@ -1,7 +1,5 @@
 package wasmhost
 
-//go:generate go run ./internal/mksyscalls -o zsyscalls.go
-
 import (
 	"bufio"
 	"encoding/binary"
@@ -13,19 +11,13 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/gadgetkit/ig/internal/syscalls"
+
 	"github.com/tetratelabs/wazero/api"
 )
 
 // syscallNames is the syscall table of the running architecture.
-var syscallNames = func() []string {
-	switch runtime.GOARCH {
-	case "amd64":
-		return syscallNamesAMD64[:]
-	case "arm64":
-		return syscallNamesARM64[:]
-	}
-	return nil
-}()
+var syscallNames = syscalls.Table(runtime.GOARCH)
 
 var syscallIDs = sync.OnceValue(func() map[string]int {
 	m := make(map[string]int, len(syscallNames))
