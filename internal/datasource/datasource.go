@@ -250,15 +250,40 @@ func (ds *DataSource) MoveFirst(f *Field) {
 			moved = append(moved, x)
 		}
 	}
+	ds.reorder(moved)
+}
+
+// MoveAfter moves the field f (one without subfields) to just after
+// anchor, e.g. a formatted string next to its raw number. Index and
+// Parent are renumbered.
+func (ds *DataSource) MoveAfter(f, anchor *Field) {
+	if f == anchor || f.Index == anchor.Index+1 {
+		return
+	}
+	moved := make([]*Field, 0, len(ds.Fields))
+	for _, x := range ds.Fields {
+		if x == f {
+			continue
+		}
+		moved = append(moved, x)
+		if x == anchor {
+			moved = append(moved, f)
+		}
+	}
+	ds.reorder(moved)
+}
+
+// reorder makes order the field order, renumbering Index and Parent.
+func (ds *DataSource) reorder(order []*Field) {
 	newIndex := make([]int, len(ds.Fields))
-	for i, x := range moved {
+	for i, x := range order {
 		newIndex[x.Index] = i
 	}
-	for i, x := range moved {
+	for i, x := range order {
 		x.Index = i
 		if x.Parent >= 0 {
 			x.Parent = newIndex[x.Parent]
 		}
 	}
-	ds.Fields = moved
+	ds.Fields = order
 }

@@ -81,3 +81,14 @@ func TestResetDynamic(t *testing.T) {
 		t.Errorf("%v allocs", n)
 	}
 }
+
+func TestMoveAfter(t *testing.T) {
+	ds := New("x", TypeSingle)
+	a, _ := ds.AddStaticField(nil, "a_raw", Uint32, 0, 4, 0)
+	ds.AddStaticField(nil, "b", Uint32, 4, 4, 0)
+	s, _ := ds.AddField(nil, "a", String, 0)
+	ds.MoveAfter(s, a)
+	if got := ds.FieldNames(); got[0] != "a_raw" || got[1] != "a" || got[2] != "b" || s.Index != 1 {
+		t.Fatalf("order %v", got)
+	}
+}

@@ -366,7 +366,7 @@ func (b *builder) add(parent *datasource.Field, name string, ann map[string]stri
 	if isTrue(f.Annotations[annHidden]) {
 		f.Flags |= datasource.FlagHidden
 	}
-	moveAfter(b.ds, f, after)
+	b.ds.MoveAfter(f, after)
 	return f, nil
 }
 
@@ -382,29 +382,6 @@ func hide(f *datasource.Field) {
 func isTrue(s string) bool {
 	v, err := strconv.ParseBool(s)
 	return err == nil && v
-}
-
-// moveAfter moves f, the last field of ds, to just after anchor and
-// renumbers Index and Parent so that Index is again the position in
-// ds.Fields and parents still come before their children.
-func moveAfter(ds *datasource.DataSource, f, anchor *datasource.Field) {
-	fields := ds.Fields
-	pos := anchor.Index + 1
-	if f.Index != len(fields)-1 || pos >= len(fields)-1 {
-		return // already in place
-	}
-	copy(fields[pos+1:], fields[pos:len(fields)-1])
-	fields[pos] = f
-	newIndex := make([]int, len(fields)) // old index -> new index
-	for i, x := range fields {
-		newIndex[x.Index] = i
-	}
-	for i, x := range fields {
-		x.Index = i
-		if x.Parent >= 0 {
-			x.Parent = newIndex[x.Parent]
-		}
-	}
 }
 
 // Process implements pipeline.Stage.

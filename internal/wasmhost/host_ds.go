@@ -428,6 +428,17 @@ func (i *Instance) hDataArrayNew(_ api.Module, s []uint64) {
 	s[0] = uint64(h)
 }
 
+// arrayData returns the entry of data handle dh if it was made by
+// dataArrayNew for array a's datasource, else logs and returns nil.
+func (i *Instance) arrayData(fn string, a *arrayRef, dh uint32) *handleEntry {
+	e := i.h.get(dh, hData)
+	if e == nil || !e.data.owned || e.data.packet || e.data.ds != a.ds {
+		i.logf(LevelWarn, fn, "handle %d is not data from dataArrayNew on this array's datasource", dh)
+		return nil
+	}
+	return e
+}
+
 func (i *Instance) hDataArrayAppend(_ api.Module, s []uint64) {
 	const fn = "dataArrayAppend"
 	ah, dh := u32(s[0]), u32(s[1])
@@ -436,9 +447,8 @@ func (i *Instance) hDataArrayAppend(_ api.Module, s []uint64) {
 	if a == nil {
 		return
 	}
-	e := i.h.get(dh, hData)
-	if e == nil || !e.data.owned || e.data.packet || e.data.ds != a.ds {
-		i.logf(LevelWarn, fn, "handle %d is not data from dataArrayNew on this array's datasource", dh)
+	e := i.arrayData(fn, a, dh)
+	if e == nil {
 		return
 	}
 	rec := e.data.rec
@@ -461,9 +471,8 @@ func (i *Instance) hDataArrayRelease(_ api.Module, s []uint64) {
 	if a == nil {
 		return
 	}
-	e := i.h.get(dh, hData)
-	if e == nil || !e.data.owned || e.data.packet || e.data.ds != a.ds {
-		i.logf(LevelWarn, fn, "handle %d is not data from dataArrayNew on this array's datasource", dh)
+	e := i.arrayData(fn, a, dh)
+	if e == nil {
 		return
 	}
 	_ = i.release(dh)

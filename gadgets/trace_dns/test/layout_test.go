@@ -2,19 +2,16 @@ package trace_dns_test
 
 import (
 	"bytes"
-	"context"
 	"reflect"
-	goruntime "runtime"
 	"testing"
 
 	"github.com/cilium/ebpf"
-	"github.com/cilium/ebpf/btf"
 
 	"github.com/gadgetkit/ig/internal/datasource"
 	"github.com/gadgetkit/ig/internal/gadgetspec"
 	"github.com/gadgetkit/ig/internal/metadata"
 	"github.com/gadgetkit/ig/internal/testutil"
-	"github.com/gadgetkit/ig/registry"
+	"github.com/gadgetkit/ig/internal/testutil/imagetest"
 )
 
 // The Go view of trace_dns's event, as consumers of its raw records see
@@ -66,23 +63,8 @@ type dnsRecord struct {
 
 func TestEventLayout(t *testing.T) {
 	ig := igWithTraceDNS(t)
-	st, err := registry.Open(ig.Store)
-	if err != nil {
-		t.Fatal(err)
-	}
-	img, err := st.Load(context.Background(), "trace_dns", goruntime.GOARCH)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cs, err := ebpf.LoadCollectionSpecFromReader(bytes.NewReader(img.Program))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var ev *btf.Struct
-	if err := cs.Types.TypeByName("event_t", &ev); err != nil {
-		t.Fatal(err)
-	}
-	testutil.CheckLayout(t, ev, reflect.TypeOf(dnsRecord{}))
+	img, cs := imagetest.Image(t, ig.Store, "trace_dns")
+	testutil.CheckLayout(t, imagetest.Struct(t, ig.Store, "trace_dns", "event_t"), reflect.TypeOf(dnsRecord{}))
 	if m := cs.Maps["events"]; m == nil || m.Type != ebpf.PerfEventArray {
 		t.Errorf("events: %+v, want a perf event array (it carries the packet)", m)
 	}

@@ -2,17 +2,12 @@ package trace_open_test
 
 import (
 	"bytes"
-	"context"
 	"reflect"
-	goruntime "runtime"
 	"testing"
-
-	"github.com/cilium/ebpf"
-	"github.com/cilium/ebpf/btf"
 
 	"github.com/gadgetkit/ig/internal/gadgetspec"
 	"github.com/gadgetkit/ig/internal/testutil"
-	"github.com/gadgetkit/ig/registry"
+	"github.com/gadgetkit/ig/internal/testutil/imagetest"
 )
 
 // The Go view of trace_open's event, as consumers of its raw records see
@@ -46,23 +41,8 @@ type openEvent struct {
 
 func TestEventLayoutMatchesBTF(t *testing.T) {
 	ig := igWithTraceOpen(t)
-	st, err := registry.Open(ig.Store)
-	if err != nil {
-		t.Fatal(err)
-	}
-	img, err := st.Load(context.Background(), "trace_open", goruntime.GOARCH)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cs, err := ebpf.LoadCollectionSpecFromReader(bytes.NewReader(img.Program))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var ev *btf.Struct
-	if err := cs.Types.TypeByName("event", &ev); err != nil {
-		t.Fatal(err)
-	}
-	testutil.CheckLayout(t, ev, reflect.TypeOf(openEvent{}))
+	img, _ := imagetest.Image(t, ig.Store, "trace_open")
+	testutil.CheckLayout(t, imagetest.Struct(t, ig.Store, "trace_open", "event"), reflect.TypeOf(openEvent{}))
 
 	// The datasource the runtime builds agrees with the Go view too.
 	spec, err := gadgetspec.New(bytes.NewReader(img.Program), nil)
