@@ -12,6 +12,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/gadgetkit/ig/internal/wasmbin"
 	"github.com/gadgetkit/ig/sdk/gosrc"
 )
 
@@ -301,63 +302,63 @@ func parseWasm(b []byte) (*wasmModule, error) {
 		idx  uint32
 	}
 	var exports []export
-	r := &wasmReader{b: b, pos: 8}
-	for r.err == nil && r.pos < len(b) {
-		id := r.byte()
-		size := r.uleb()
-		end := r.pos + int(size)
-		if r.err != nil || end > len(b) || end < r.pos {
+	r := &wasmReader{wasmbin.Reader{B: b, Pos: 8}}
+	for r.Err == nil && r.Pos < len(b) {
+		id := r.Byte()
+		size := r.U32()
+		end := r.Pos + int(size)
+		if r.Err != nil || end > len(b) || end < r.Pos {
 			return nil, fmt.Errorf("section %d overruns the module", id)
 		}
 		switch id {
 		case 1: // type
-			for range r.uleb() {
-				if r.byte() != 0x60 {
+			for range r.U32() {
+				if r.Byte() != 0x60 {
 					return nil, errors.New("type section: not a function type")
 				}
 				params, results := r.valtypes(), r.valtypes()
 				types = append(types, "("+strings.Join(params, ",")+")"+strings.Join(results, ","))
 			}
 		case 2: // import
-			for range r.uleb() {
-				mod, name := r.name(), r.name()
-				switch kind := r.byte(); kind {
+			for range r.U32() {
+				mod, name := r.Name(), r.Name()
+				switch kind := r.Byte(); kind {
 				case 0:
-					ti := r.uleb()
+					ti := r.U32()
 					if int(ti) >= len(types) {
 						return nil, fmt.Errorf("import %s.%s: type %d out of range", mod, name, ti)
 					}
 					funcTypes = append(funcTypes, ti)
 					m.imports[mod+"."+name] = types[ti]
 				case 1: // table: reftype, limits
-					r.byte()
+					r.Byte()
 					r.limits()
 				case 2: // memory
 					r.limits()
 				case 3: // global: valtype, mutability
-					r.byte()
-					r.byte()
+					r.Byte()
+					r.Byte()
 				default:
 					return nil, fmt.Errorf("import %s.%s: unknown kind %d", mod, name, kind)
 				}
 			}
 		case 3: // function
-			for range r.uleb() {
-				funcTypes = append(funcTypes, r.uleb())
+			for range r.U32() {
+				funcTypes = append(funcTypes, r.U32())
 			}
 		case 7: // export
-			for range r.uleb() {
-				name := r.name()
-				kind, idx := r.byte(), r.uleb()
+			for range r.U32() {
+				name := r.Name()
+				kind, idx := r.Byte(), r.U32()
 				if kind == 0 {
 					exports = append(exports, export{name, idx})
 				}
 			}
 		}
-		r.pos = end
+		r.Pos = end
 	}
-	if r.err != nil {
-		return nil, r.err
+	if r.Err != nil {
+		return nil, r.Err
 	}
 	for _, e := range exports {
 		if int(e.idx) >= len(funcTypes) || int(funcTypes[e.idx]) >= len(types) {
@@ -368,50 +369,13 @@ func parseWasm(b []byte) (*wasmModule, error) {
 	return m, nil
 }
 
-type wasmReader struct {
-	b   []byte
-	pos int
-	err error
-}
-
-func (r *wasmReader) byte() byte {
-	if r.err != nil || r.pos >= len(r.b) {
-		r.err = errors.New("unexpected end of module")
-		return 0
-	}
-	c := r.b[r.pos]
-	r.pos++
-	return c
-}
-
-func (r *wasmReader) uleb() uint32 {
-	var v uint32
-	for shift := 0; shift < 35; shift += 7 {
-		c := r.byte()
-		v |= uint32(c&0x7f) << shift
-		if c&0x80 == 0 {
-			return v
-		}
-	}
-	r.err = errors.New("bad LEB128")
-	return 0
-}
-
-func (r *wasmReader) name() string {
-	n := int(r.uleb())
-	if r.err != nil || n > len(r.b)-r.pos {
-		r.err = errors.New("name overruns the module")
-		return ""
-	}
-	s := string(r.b[r.pos : r.pos+n])
-	r.pos += n
-	return s
-}
+// wasmReader adds the type-level reads this test needs to wasmbin.Reader.
+type wasmReader struct{ wasmbin.Reader }
 
 func (r *wasmReader) valtypes() []string {
 	var out []string
-	for range r.uleb() {
-		switch t := r.byte(); t {
+	for range r.U32() {
+		switch t := r.Byte(); t {
 		case 0x7f:
 			out = append(out, "i32")
 		case 0x7e:
@@ -428,10 +392,10 @@ func (r *wasmReader) valtypes() []string {
 }
 
 func (r *wasmReader) limits() {
-	if flags := r.byte(); flags&1 != 0 {
-		r.uleb()
-		r.uleb()
+	if flags := r.Byte(); flags&1 != 0 {
+		r.U32()
+		r.U32()
 	} else {
-		r.uleb()
+		r.U32()
 	}
 }

@@ -156,13 +156,12 @@ type RunOptions struct {
 	Interfaces []string
 	// WasmCacheDir is the compilation cache of Wasm modules ("" = none).
 	WasmCacheDir string
-	// WasmTrusted compiles Wasm modules without wazero's termination
-	// checks. They cost a goroutine per call into the guest and a call into
-	// Go per loop iteration of guest code (about 4x the per-event cost);
-	// without them a guest stuck in a loop cannot be cut: the run abandons
-	// it and ends with an error, and the stuck goroutine can block Go's
-	// garbage collector until the process exits. For images you trust, in
-	// processes that exit after the run.
+	// WasmTrusted runs Wasm modules as they are, without the preemption
+	// points ig inserts (see wasmhost.Config.DisableInterrupt). They cost
+	// little; without them a guest stuck in a loop cannot be cut: the run
+	// abandons it and ends with an error, and the stuck goroutine can block
+	// Go's garbage collector until the process exits. For images you
+	// trust, in processes that exit after the run.
 	WasmTrusted bool
 	// RingBufferSize, if not zero, replaces the size in bytes of the
 	// gadget's ring buffers (a power of two, a multiple of the page size).

@@ -52,12 +52,12 @@ type wasmRun struct {
 	// coll is the loaded collection, for getMap; nil before the load.
 	coll   *ebpf.Collection
 	collMu sync.Mutex
-	// cancel ends the guest's context: with interrupt checks (the
+	// cancel ends the guest's context: with preemption points (the
 	// default) that cuts a running guest call, which returns an error.
 	cancel  context.CancelFunc
 	trusted bool
-	// abandoned is set when a guest call of a trusted module (compiled
-	// without interrupt checks) did not return in time: the instance must
+	// abandoned is set when a guest call of a trusted module (run
+	// without preemption points) did not return in time: the instance must
 	// not be called again (it still holds its lock).
 	abandoned atomic.Bool
 	// cutErr says why the watchdog cut a guest call, if it did.
@@ -65,9 +65,9 @@ type wasmRun struct {
 }
 
 // Limits of a call into the guest. A call running longer is cut (its
-// context is cancelled, which wazero's interrupt checks honour) and the
-// run ends with an error naming the module; a trusted module, compiled
-// without the checks, is abandoned instead.
+// context is cancelled, which the module's preemption points honour) and
+// the run ends with an error naming the module; a trusted module, run
+// without them, is abandoned instead.
 const (
 	guestCallLimit = 10 * time.Second // any one call, while running
 	guestStopGrace = time.Second      // a call still running after the stop

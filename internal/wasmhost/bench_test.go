@@ -6,6 +6,7 @@ import (
 
 	"github.com/gadgetkit/ig/internal/datasource"
 	"github.com/gadgetkit/ig/internal/pipeline"
+	"github.com/gadgetkit/ig/internal/wasmhost/internal/preempt"
 )
 
 const benchBatchSize = 256
@@ -76,6 +77,18 @@ func BenchmarkPerEvent(b *testing.B) { benchProcess(b, "everything") }
 // batch of 256 events.
 func BenchmarkBatched(b *testing.B) { benchProcess(b, "batch") }
 
+// BenchmarkInstrument: the preemption rewrite a module goes through
+// before every compilation (cached or not).
+func BenchmarkInstrument(b *testing.B) {
+	wasm := guest(b, "everything")
+	b.SetBytes(int64(len(wasm)))
+	for b.Loop() {
+		if _, err := preempt.Instrument(wasm); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
 func BenchmarkCompileCold(b *testing.B) {
 	wasm := guest(b, "everything")
 	ctx := context.Background()
@@ -106,35 +119,22 @@ func BenchmarkCompileCached(b *testing.B) {
 	}
 }
 
-// TestSteadyStateAllocs bolts the zero-allocation steady state: the host
-// allocates nothing per event on either path. With the termination checks
-// on, wazero itself allocates 3 times per call into the guest.
+// TestSteadyStateAllocs bolts the zero-allocation steady state: neither
+// the host nor wazero allocates per event on either path, with or without
+// the preemption points.
 func TestSteadyStateAllocs(t *testing.T) {
 	guests(t, "everything", "batch")
-	for _, tc := range []struct {
-		guest string
-		calls int // guest calls per batch
-	}{
-		{"everything", benchBatchSize},
-		{"batch", 1},
-	} {
+	for _, g := range []string{"everything", "batch"} {
 		for _, m := range benchModes {
-			t.Run(tc.guest+"/"+m.name, func(t *testing.T) {
-				st, batch, _ := benchSetup(t, tc.guest, m.cfg)
+			t.Run(g+"/"+m.name, func(t *testing.T) {
+				st, batch, _ := benchSetup(t, g, m.cfg)
 				allocs := testing.AllocsPerRun(20, func() {
 					if err := st.Process(batch); err != nil {
 						t.Fatal(err)
 					}
 				})
-				limit := 0.0
-				if !m.cfg.DisableInterrupt {
-					// wazero's per-call goroutine: 3 allocations, sometimes
-					// a few more when the runtime grows its goroutine pool.
-					limit = float64(4 * tc.calls)
-				}
-				t.Logf("%v allocations per batch of %d events", allocs, benchBatchSize)
-				if allocs > limit {
-					t.Errorf("%v allocations per batch, want at most %v", allocs, limit)
+				if allocs != 0 {
+					t.Errorf("%v allocations per batch of %d events, want 0", allocs, benchBatchSize)
 				}
 			})
 		}

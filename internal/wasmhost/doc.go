@@ -16,27 +16,31 @@
 //
 // Guests get WASI with no preopened directories, no environment, no
 // arguments and no network; stdout is discarded and stderr goes to
-// Config.Stderr, prefixed. Memory is capped (Config.MemoryLimitPages). By
-// default modules are compiled with wazero's termination checks
-// (WithCloseOnContextDone): a guest call ends when its context ends, which
-// closes the guest. Lifecycle calls use the context they are given; Stage
-// calls use the context given to Start. Every string or buffer the host
-// reads from the guest is bounds-checked and capped at 1 MiB; bad handles
-// and pointers make a host function return its error value and print a
-// warning naming the module and the function; a panic in a host function
-// is recovered into its error value. Traps, exits, interrupts and bad
-// result logs make the call return a one-line error naming the module and
-// the export.
+// Config.Stderr, prefixed. Memory is capped (Config.MemoryLimitPages).
+// Before compilation a module is rewritten with preemption points (package
+// internal/preempt): a guest call ends when its context ends, which makes
+// the guest unusable, and a guest spinning in a loop neither hangs ig nor
+// blocks the Go garbage collector. Modules the rewriter refuses (no
+// memory, unknown proposals) fall back to wazero's own termination checks
+// (WithCloseOnContextDone). Lifecycle calls use the context they are
+// given; Stage calls use the context given to Start. Every string or
+// buffer the host reads from the guest is bounds-checked and capped at
+// 1 MiB; bad handles and pointers make a host function return its error
+// value and print a warning naming the module and the function; a panic
+// in a host function is recovered into its error value. Traps, exits,
+// interrupts and bad result logs make the call return a one-line error
+// naming the module and the export.
 //
 // # Cost
 //
-// With the termination checks, wazero starts a goroutine for every call
-// into the guest (about 1.5 µs and 3 allocations) and calls into Go at
-// every loop iteration of guest code (wazero/wazero#2466). Per-event v1
-// callbacks pay that for every event; the batch extension pays it twice
-// per batch (once when the batch buffer must grow). Trusted modules can
-// opt out with Config.DisableInterrupt. The host itself allocates nothing
-// per event on either path.
+// The preemption points cost a few instructions per backward branch and a
+// call into Go every 16384 of them; nothing per call. (wazero's own
+// checks start a goroutine for every call into the guest and call into Go
+// at every loop header, and Go guests enter a loop in every function:
+// several times the cost of a typical callback.) The host allocates
+// nothing per event on either path; per-event v1 callbacks cost a guest
+// call per event plus a guest-to-host call per field access, which the
+// batch extension replaces by one call per batch.
 //
 // # Concurrency
 //

@@ -10,6 +10,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/gadgetkit/ig/internal/wasmbin"
 )
 
 // Go test guests (testdata/<name>/main.go) are built once per test binary
@@ -147,38 +149,15 @@ type wmod struct {
 	memMin   uint32 // pages; memory is exported as "memory" when > 0
 	data     []byte // at offset 0
 	noMemory bool
+	start    int // 1 + the index in funcs of the start function (0 = none)
 }
 
-func uleb(b []byte, v uint64) []byte {
-	for {
-		c := byte(v & 0x7f)
-		v >>= 7
-		if v != 0 {
-			b = append(b, c|0x80)
-			continue
-		}
-		return append(b, c)
-	}
-}
-
-func sleb(b []byte, v int64) []byte {
-	for {
-		c := byte(v & 0x7f)
-		v >>= 7
-		if (v == 0 && c&0x40 == 0) || (v == -1 && c&0x40 != 0) {
-			return append(b, c)
-		}
-		b = append(b, c|0x80)
-	}
-}
-
-func name(b []byte, s string) []byte { return append(uleb(b, uint64(len(s))), s...) }
-
-func section(out []byte, id byte, body []byte) []byte {
-	out = append(out, id)
-	out = uleb(out, uint64(len(body)))
-	return append(out, body...)
-}
+var (
+	uleb    = wasmbin.AppendULEB
+	sleb    = wasmbin.AppendSLEB
+	name    = wasmbin.AppendName
+	section = wasmbin.AppendSection
+)
 
 func i32c(v int32) []byte { return sleb([]byte{opI32Const}, int64(v)) }
 func i64c(v int64) []byte { return sleb([]byte{opI64Const}, v) }
@@ -239,6 +218,9 @@ func (m wmod) encode() []byte {
 		ne++
 	}
 	out = section(out, 7, append(uleb(nil, uint64(ne)), exp...))
+	if m.start > 0 {
+		out = section(out, 8, uleb(nil, uint64(len(m.imports)+m.start-1)))
+	}
 	code := uleb(nil, uint64(len(m.funcs)))
 	for _, f := range m.funcs {
 		body := append([]byte{0}, f.body...) // no locals

@@ -2,6 +2,7 @@ package wasmhost
 
 import (
 	"context"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -202,28 +203,96 @@ func TestInfiniteLoopInCallback(t *testing.T) {
 	}
 }
 
+// TestInfiniteLoopInInit runs an endless gadgetInit in a module the
+// preemption rewriter instruments (it has a memory) and in one it refuses
+// (no memory: wazero's own termination checks).
 func TestInfiniteLoopInInit(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		memMin uint32
+		mode   interruptMode
+	}{{"preempt", 1, interruptPreempt}, {"wazero", 0, interruptWazero}} {
+		t.Run(tc.name, func(t *testing.T) {
+			wasm := wmod{funcs: []wfunc{fnVersion1,
+				{results: sigI32, body: append(append([]byte{}, loop...), i32c(0)...), export: "gadgetInit"},
+				{results: sigI32, body: i32c(0), export: "gadgetStop"},
+			}, memMin: tc.memMin}.encode()
+			inst, _, err := hostile(t, wasm, Config{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if inst.mod.mode != tc.mode {
+				t.Fatalf("interrupt mode %d, want %d", inst.mod.mode, tc.mode)
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+			defer cancel()
+			start := time.Now()
+			err = inst.Init(ctx)
+			if err == nil || !strings.Contains(err.Error(), "gadgetInit: interrupted when its context ended (") || !strings.Contains(err.Error(), "deadline exceeded)") {
+				t.Fatalf("Init: %v", err)
+			}
+			if took := time.Since(start); took > 2*time.Second {
+				t.Errorf("Init returned after %v", took)
+			}
+			// A context that already ended is refused without touching the guest.
+			if err := inst.Stop(ctx); err == nil {
+				t.Error("Stop with an ended context")
+			}
+			// Nor can another context revive it.
+			if err := inst.Stop(context.Background()); err == nil || !strings.Contains(err.Error(), "unusable") {
+				t.Errorf("Stop after the interrupt: %v", err)
+			}
+		})
+	}
+}
+
+// TestSpinningGuestDoesNotBlockGC: native guest code has no Go preemption
+// points; the rewriter's keep the garbage collector's stop-the-world from
+// waiting for a guest stuck in a loop.
+func TestSpinningGuestDoesNotBlockGC(t *testing.T) {
 	wasm := wmod{funcs: []wfunc{fnVersion1,
 		{results: sigI32, body: append(append([]byte{}, loop...), i32c(0)...), export: "gadgetInit"},
-		{results: sigI32, body: i32c(0), export: "gadgetStop"},
-	}}.encode()
+	}, memMin: 1}.encode()
 	inst, _, err := hostile(t, wasm, Config{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
-	defer cancel()
-	start := time.Now()
-	err = inst.Init(ctx)
-	if err == nil || !strings.Contains(err.Error(), "gadgetInit: interrupted when its context ended (module closed with context deadline exceeded)") {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- inst.Init(ctx) }()
+	time.Sleep(100 * time.Millisecond)
+	gc := make(chan struct{})
+	go func() { runtime.GC(); close(gc) }()
+	select {
+	case <-gc:
+	case <-time.After(10 * time.Second):
+		t.Fatal("garbage collection blocked by a spinning guest")
+	}
+	cancel()
+	if err := <-done; err == nil || !strings.Contains(err.Error(), "interrupted when its context ended (context canceled)") {
 		t.Fatalf("Init: %v", err)
 	}
-	if took := time.Since(start); took > 2*time.Second {
-		t.Errorf("Init returned after %v", took)
+}
+
+// TestEndlessStartFunction: a module whose start function never returns
+// is interrupted when instantiation's context ends.
+func TestEndlessStartFunction(t *testing.T) {
+	wasm := wmod{funcs: []wfunc{fnVersion1, {body: loop}}, memMin: 1, start: 2}.encode()
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	mod, err := Compile(ctx, wasm, Config{Name: "hostile", Stderr: &syncBuffer{}})
+	if err != nil {
+		t.Fatal(err)
 	}
-	// A context that already ended is refused without touching the guest.
-	if err := inst.Stop(ctx); err == nil {
-		t.Error("Stop with an ended context")
+	defer mod.Close(ctx)
+	_, err = mod.Instantiate(ctx, Env{})
+	if err == nil || !strings.Contains(err.Error(), `wasm module "hostile": instantiate: interrupted when its context ended (context deadline exceeded)`) {
+		t.Fatalf("Instantiate: %v", err)
+	}
+
+	bad := wmod{funcs: []wfunc{fnVersion1}, memMin: 1, start: 1}.encode() // start returns a value
+	if _, err := Compile(ctx, bad, Config{Name: "hostile"}); err == nil || !strings.Contains(err.Error(), "start function") {
+		t.Errorf("Compile with a start function of the wrong type: %v", err)
 	}
 }
 

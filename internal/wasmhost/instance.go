@@ -16,6 +16,8 @@ import (
 	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
 	"github.com/tetratelabs/wazero/sys"
 
+	"github.com/gadgetkit/ig/internal/wasmhost/internal/preempt"
+
 	"github.com/gadgetkit/ig/internal/datasource"
 	"github.com/gadgetkit/ig/internal/metadata"
 	"github.com/gadgetkit/ig/internal/pipeline"
@@ -66,6 +68,8 @@ type Instance struct {
 	// runCtx is the context Stage calls run under: the one given to Start,
 	// or to Instantiate before Start.
 	runCtx context.Context
+	// intr interrupts calls into an instrumented guest (nil otherwise).
+	intr *interrupter
 	// dead is the error that made the guest unusable (it exited, trapped
 	// in a way that closed it, or was interrupted).
 	dead error
@@ -147,7 +151,7 @@ func (m *Module) Instantiate(ctx context.Context, env Env) (*Instance, error) {
 
 func (i *Instance) instantiate(ctx context.Context) error {
 	m := i.mod
-	i.rt = wazero.NewRuntimeWithConfig(ctx, m.cfg.runtimeConfig(m.cache))
+	i.rt = wazero.NewRuntimeWithConfig(ctx, runtimeConfig(m.cfg, m.mode, m.cache))
 	hb := i.rt.NewHostModuleBuilder(importModuleIG)
 	for k := range hostFuncs {
 		hf := &hostFuncs[k]
@@ -177,7 +181,7 @@ func (i *Instance) instantiate(ctx context.Context) error {
 		WithSysWalltime().
 		WithSysNanotime().
 		WithStartFunctions()
-	if m.exports.initialize {
+	if m.exports.initialize && m.mode != interruptPreempt {
 		mc = mc.WithStartFunctions(exportInitialize)
 	}
 	g, err := i.rt.InstantiateModule(ctx, cm, mc)
@@ -185,12 +189,29 @@ func (i *Instance) instantiate(ctx context.Context) error {
 		return i.callError("instantiate", err)
 	}
 	i.g = g
+	if m.mode == interruptPreempt {
+		// The rewritten module runs no code during instantiation: arm the
+		// interrupt flag, then run its start function and _initialize.
+		flag, ok := g.ExportedGlobal(preempt.ExportName).(api.MutableGlobal)
+		if !ok {
+			return i.errorf("instrumented module lacks its interrupt flag")
+		}
+		i.intr = &interrupter{flag: flag}
+		i.intr.arm(ctx)
+		for _, name := range []string{preempt.StartExport, exportInitialize} {
+			if fn := g.ExportedFunction(name); fn != nil && (name != exportInitialize || m.exports.initialize) {
+				if _, err := fn.Call(i.callCtx(ctx)); err != nil {
+					return i.callError("instantiate", err)
+				}
+			}
+		}
+	}
 
 	fn := g.ExportedFunction(exportVersion)
 	if fn == nil {
 		return i.errorf("%v", errNoVersion)
 	}
-	res, err := fn.Call(ctx)
+	res, err := fn.Call(i.callCtx(ctx))
 	if err != nil {
 		return i.callError(exportVersion, err)
 	}
@@ -273,8 +294,11 @@ func (i *Instance) lifecycle(ctx context.Context, name string, fn api.Function) 
 	if err := i.usable(ctx, name); err != nil {
 		return err
 	}
+	if !nested {
+		i.arm(ctx)
+	}
 	stack := i.lifeStack[:]
-	if err := fn.CallWithStack(ctx, stack); err != nil {
+	if err := fn.CallWithStack(i.callCtx(ctx), stack); err != nil {
 		return i.callError(name, err)
 	}
 	if len(fn.Definition().ResultTypes()) == 1 && uint32(stack[0]) != 0 {
@@ -296,6 +320,21 @@ func (i *Instance) usable(ctx context.Context, name string) error {
 		return i.errorf("%s: not called: %v", name, err)
 	}
 	return nil
+}
+
+// arm makes the interrupt flag follow ctx (instrumented modules only).
+func (i *Instance) arm(ctx context.Context) {
+	if i.intr != nil {
+		i.intr.arm(ctx)
+	}
+}
+
+// interrupted returns why the running call was interrupted, or nil.
+func (i *Instance) interrupted() error {
+	if i.intr == nil {
+		return nil
+	}
+	return i.intr.interrupted()
 }
 
 // Busy reports whether a call into the guest is running, and since when.
@@ -367,6 +406,9 @@ func (i *Instance) Close(ctx context.Context) error {
 			i.h.free(h)
 		}
 	}
+	if i.intr != nil {
+		i.intr.disarm()
+	}
 	errs = append(errs, i.rt.Close(ctx))
 	i.rt, i.g = nil, nil
 	i.stderr.flush()
@@ -388,6 +430,14 @@ func (i *Instance) callError(export string, err error) error {
 		msg = msg[:k] // drop wazero's wasm stack trace
 	}
 	var exit *sys.ExitError
+	if reason := i.interrupted(); reason != nil {
+		// The guest trapped at a preemption point: its state is lost.
+		e := i.errorf("%s: interrupted when its context ended (%v)", export, reason)
+		if i.dead == nil {
+			i.dead = e
+		}
+		return e
+	}
 	if errors.As(err, &exit) {
 		switch exit.ExitCode() {
 		case sys.ExitCodeContextCanceled, sys.ExitCodeDeadlineExceeded:

@@ -60,6 +60,9 @@ func (s *stage) Process(b *pipeline.Batch) error {
 	if err := i.usable(ctx, exportCallback); err != nil {
 		return err
 	}
+	if i.emitDepth.Load() == 0 {
+		i.arm(ctx)
+	}
 	array := s.st.ds.Type == datasource.TypeArray
 	for _, sub := range s.st.subs {
 		if len(b.Records) == 0 && (!array || sub.typ == subData) {
@@ -144,7 +147,7 @@ func (i *Instance) runEach(ctx context.Context, rs *runState, fns *hotFns, sub *
 			return i.errorf("%s: no free handle: the guest holds %d handles", exportCallback, maxHandles)
 		}
 		stack[0], stack[1], stack[2] = sub.cbID, uint64(sub.dsHandle), uint64(h)
-		err := fn.CallWithStack(ctx, stack)
+		err := fn.CallWithStack(i.callCtx(ctx), stack)
 		i.freeTemp(h, &rs.ref, nil)
 		if err != nil {
 			return i.callError(exportCallback, err)
@@ -163,7 +166,7 @@ func (i *Instance) runArray(ctx context.Context, rs *runState, fns *hotFns, sub 
 	}
 	stack := rs.stack[:3]
 	stack[0], stack[1], stack[2] = sub.cbID, uint64(sub.dsHandle), uint64(h)
-	err := fns.callback.CallWithStack(ctx, stack)
+	err := fns.callback.CallWithStack(i.callCtx(ctx), stack)
 	i.freeTemp(h, nil, &rs.arr)
 	if err != nil {
 		return i.callError(exportCallback, err)
@@ -280,7 +283,7 @@ func (i *Instance) runBatch(ctx context.Context, rs *runState, fns *hotFns, sub 
 		stack := rs.stack[:1]
 		stack[0] = size
 		i.batchPtr, i.batchCap = 0, 0
-		if err := fns.batchBuffer.CallWithStack(ctx, stack); err != nil {
+		if err := fns.batchBuffer.CallWithStack(i.callCtx(ctx), stack); err != nil {
 			return false, i.callError(exportBatchBuffer, err)
 		}
 		ptr = uint32(stack[0])
@@ -306,7 +309,7 @@ func (i *Instance) runBatch(ctx context.Context, rs *runState, fns *hotFns, sub 
 	i.batchRun = rs
 	stack := rs.stack[:4]
 	stack[0], stack[1], stack[2], stack[3] = sub.cbID, uint64(sub.dsHandle), uint64(ptr), size
-	err = fns.batchCallback.CallWithStack(ctx, stack)
+	err = fns.batchCallback.CallWithStack(i.callCtx(ctx), stack)
 	i.batchRun = prev
 	if err != nil {
 		return false, i.callError(exportBatchCallback, err)

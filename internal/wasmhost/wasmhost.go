@@ -12,6 +12,8 @@ import (
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
+
+	"github.com/gadgetkit/ig/internal/wasmhost/internal/preempt"
 )
 
 // APIVersion is the gadget API version ig speaks (gadgetAPIVersion).
@@ -77,12 +79,11 @@ type Config struct {
 	// 0 selects the default, LevelInfo (2); a negative value prints
 	// errors only.
 	LogLevel int
-	// DisableInterrupt compiles the module without wazero's termination
-	// checks (WithCloseOnContextDone). Only for trusted modules: a guest
-	// call then can no longer be cut when its context ends. With the
-	// checks, wazero spends about 1.5 µs and 3 allocations per call into
-	// the guest and calls into Go on every loop iteration
-	// (wazero/wazero#2466), which is why batching matters.
+	// DisableInterrupt runs the module as it is, without preemption
+	// points (see the package documentation). Only for trusted modules: a
+	// guest call then can no longer be cut when its context ends, and a
+	// guest spinning in a loop blocks the Go runtime's stop-the-world
+	// phases (garbage collection) until it returns.
 	DisableInterrupt bool
 }
 
@@ -117,11 +118,11 @@ func (c Config) stderr() io.Writer {
 	return c.Stderr
 }
 
-func (c Config) runtimeConfig(cache wazero.CompilationCache) wazero.RuntimeConfig {
+func runtimeConfig(c Config, mode interruptMode, cache wazero.CompilationCache) wazero.RuntimeConfig {
 	return wazero.NewRuntimeConfig().
 		WithCompilationCache(cache).
 		WithMemoryLimitPages(c.limitPages()).
-		WithCloseOnContextDone(!c.DisableInterrupt)
+		WithCloseOnContextDone(mode == interruptWazero)
 }
 
 // Module is a compiled, validated guest. It can be instantiated many
@@ -129,7 +130,8 @@ func (c Config) runtimeConfig(cache wazero.CompilationCache) wazero.RuntimeConfi
 // the compiled code.
 type Module struct {
 	cfg     Config
-	wasm    []byte
+	wasm    []byte // as compiled: instrumented unless mode is not interruptPreempt
+	mode    interruptMode
 	cache   wazero.CompilationCache
 	rt      wazero.Runtime
 	exports exportSet
@@ -161,7 +163,17 @@ func Compile(ctx context.Context, wasm []byte, cfg Config) (*Module, error) {
 	} else {
 		cache = wazero.NewCompilationCache()
 	}
-	rt := wazero.NewRuntimeWithConfig(ctx, cfg.runtimeConfig(cache))
+	mode := interruptNone
+	if !cfg.DisableInterrupt {
+		// Modules the rewriter refuses (no memory, proposals it does not
+		// know, malformed input) get wazero's own checks; wazero reports
+		// what is malformed.
+		mode = interruptWazero
+		if inst, err := preempt.Instrument(wasm); err == nil {
+			wasm, mode = inst, interruptPreempt
+		}
+	}
+	rt := wazero.NewRuntimeWithConfig(ctx, runtimeConfig(cfg, mode, cache))
 	fail := func(err error) (*Module, error) {
 		_ = rt.Close(ctx)
 		_ = cache.Close(ctx)
@@ -175,7 +187,7 @@ func Compile(ctx context.Context, wasm []byte, cfg Config) (*Module, error) {
 	if err != nil {
 		return fail(fmt.Errorf("wasm module %q: %w", cfg.name(), err))
 	}
-	return &Module{cfg: cfg, wasm: wasm, cache: cache, rt: rt, exports: exports, refs: 1}, nil
+	return &Module{cfg: cfg, wasm: wasm, mode: mode, cache: cache, rt: rt, exports: exports, refs: 1}, nil
 }
 
 // Close releases the module. Instances keep working until they are
@@ -325,6 +337,11 @@ func validate(cm wazero.CompiledModule) (exportSet, error) {
 	}
 	if es.initialize, err = check(exportInitialize, sigLifecycleVoid); err != nil {
 		return es, err
+	}
+	// The rewriter turns the start section into an export; the type rule
+	// of start functions still holds.
+	if _, err := check(preempt.StartExport, sigLifecycleVoid); err != nil {
+		return es, fmt.Errorf("start function: %w", err)
 	}
 	if _, isCommand := exports[exportStartCommand]; isCommand && !es.initialize {
 		return es, errors.New("module is a WASI command (it exports _start, not _initialize): build it as a reactor (Go: -buildmode=c-shared)")

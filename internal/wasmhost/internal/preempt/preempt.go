@@ -1,0 +1,429 @@
+package preempt
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/gadgetkit/ig/internal/wasmbin"
+)
+
+// ExportName is the export under which an instrumented module publishes
+// its interrupt flag, a mutable i32 global: the guest traps (unreachable)
+// at its next preemption point once the host sets it to a non-zero value.
+const ExportName = "__ig_interrupt"
+
+// StartExport is the export under which an instrumented module publishes
+// its start function, if it had one: the start section is removed so that
+// the host can arm the interrupt flag before running it. The host must
+// call it right after instantiation, before any other export.
+const StartExport = "__ig_start"
+
+// Period is the number of checks (backward branches, tail calls, throws)
+// between two calls into the host.
+const Period = 1 << 14
+
+// ErrUnsupported is returned for a module that uses an instruction or a
+// construct Instrument does not know (the caller then falls back to
+// wazero's own termination checks).
+var ErrUnsupported = errors.New("unsupported by the preemption rewriter")
+
+// Section ids.
+const (
+	secCustom    = 0
+	secImport    = 2
+	secMemory    = 5
+	secGlobal    = 6
+	secExport    = 7
+	secStart     = 8
+	secCode      = 10
+	secDataCount = 12
+	secTag       = 13
+)
+
+type section struct {
+	id      byte
+	payload []byte
+}
+
+// Instrument returns a copy of the module wasm with preemption points
+// (see the package documentation). It fails with an error wrapping
+// [ErrUnsupported] for modules it cannot rewrite, such as modules without
+// a memory or using the typed function references or legacy exception
+// proposals, and with another error for malformed input. DWARF custom
+// sections are dropped, since code offsets change.
+func Instrument(wasm []byte) ([]byte, error) {
+	if len(wasm) < 8 || string(wasm[:4]) != "\x00asm" || string(wasm[4:8]) != "\x01\x00\x00\x00" {
+		return nil, errors.New("not a WebAssembly 1.0 binary module")
+	}
+	var secs []section
+	r := newReader(wasm, 8)
+	for !r.Done() {
+		id := r.Byte()
+		size := r.U32()
+		payload := r.Bytes(int(size))
+		if r.Err != nil {
+			return nil, fmt.Errorf("section %d: %w", id, r.Err)
+		}
+		secs = append(secs, section{id, payload})
+	}
+
+	var importedGlobals, definedGlobals uint32
+	hasMemory, hasCode := false, false
+	start, hasStart := uint32(0), false
+	for _, s := range secs {
+		switch s.id {
+		case secImport:
+			g, mem, err := scanImports(s.payload)
+			if err != nil {
+				return nil, fmt.Errorf("import section: %w", err)
+			}
+			importedGlobals = g
+			hasMemory = hasMemory || mem
+		case secMemory:
+			sr := newReader(s.payload, 0)
+			hasMemory = hasMemory || sr.U32() > 0
+		case secGlobal:
+			sr := newReader(s.payload, 0)
+			definedGlobals = sr.U32()
+		case secCode:
+			hasCode = true
+		case secStart:
+			sr := newReader(s.payload, 0)
+			start, hasStart = sr.U32(), true
+		case secExport:
+			if err := checkExports(s.payload); err != nil {
+				return nil, err
+			}
+		}
+	}
+	if !hasMemory {
+		return nil, fmt.Errorf("module without a memory: %w", ErrUnsupported)
+	}
+	if !hasCode {
+		return nil, fmt.Errorf("module without code: %w", ErrUnsupported)
+	}
+	budget := importedGlobals + definedGlobals
+	check := checkSequence(budget, budget+1)
+	newExports := []export{{ExportName, 0x03, budget + 1}}
+	if hasStart {
+		newExports = append(newExports, export{StartExport, 0x00, start})
+	}
+
+	out := make([]byte, 0, len(wasm)+len(wasm)/8)
+	out = append(out, wasm[:8]...)
+	haveGlobal, haveExport := false, false
+	for _, s := range secs {
+		switch {
+		case !haveGlobal && s.id != secCustom && after(s.id, secGlobal):
+			out = wasmbin.AppendSection(out, secGlobal, appendNewGlobals(appendU32(nil, 2), nil))
+			haveGlobal = true
+		}
+		if !haveExport && s.id != secCustom && after(s.id, secExport) {
+			out = wasmbin.AppendSection(out, secExport, appendExports(appendU32(nil, uint32(len(newExports))), newExports))
+			haveExport = true
+		}
+		switch s.id {
+		case secGlobal:
+			sr := newReader(s.payload, 0)
+			n := sr.U32()
+			out = wasmbin.AppendSection(out, secGlobal, appendNewGlobals(appendU32(nil, n+2), s.payload[sr.Pos:]))
+			haveGlobal = true
+		case secExport:
+			sr := newReader(s.payload, 0)
+			n := sr.U32()
+			body := append(appendU32(nil, n+uint32(len(newExports))), s.payload[sr.Pos:]...)
+			out = wasmbin.AppendSection(out, secExport, appendExports(body, newExports))
+			haveExport = true
+		case secStart:
+			// exported as StartExport instead
+		case secCode:
+			code, err := rewriteCode(s.payload, check)
+			if err != nil {
+				return nil, err
+			}
+			out = wasmbin.AppendSection(out, secCode, code)
+		case secCustom:
+			sr := newReader(s.payload, 0)
+			name := sr.Name()
+			if strings.HasPrefix(name, ".debug_") {
+				continue
+			}
+			out = wasmbin.AppendSection(out, s.id, s.payload)
+		default:
+			out = wasmbin.AppendSection(out, s.id, s.payload)
+		}
+	}
+	return out, nil
+}
+
+// order is the position of each known section id in a module.
+var order = map[byte]int{1: 1, 2: 2, 3: 3, 4: 4, 5: 5, secTag: 6, secGlobal: 7, secExport: 8, 8: 9, 9: 10, secDataCount: 11, secCode: 12, 11: 13}
+
+// after reports whether section id comes after section ref.
+func after(id, ref byte) bool { return order[id] > order[ref] }
+
+// appendNewGlobals appends, after the existing global entries, the budget
+// (mutable i32 = Period) and the interrupt flag (mutable i32 = 0).
+func appendNewGlobals(head, existing []byte) []byte {
+	out := append(head, existing...)
+	out = append(out, 0x7f, 0x01, 0x41)
+	out = appendS32(out, Period)
+	out = append(out, 0x0b)
+	return append(out, 0x7f, 0x01, 0x41, 0x00, 0x0b)
+}
+
+type export struct {
+	name  string
+	kind  byte // 0x00 function, 0x03 global
+	index uint32
+}
+
+func appendExports(body []byte, exps []export) []byte {
+	for _, e := range exps {
+		body = appendU32(body, uint32(len(e.name)))
+		body = append(body, e.name...)
+		body = append(body, e.kind)
+		body = appendU32(body, e.index)
+	}
+	return body
+}
+
+// checkSequence is the stack-neutral code inserted before a backward
+// branch:
+//
+//	global.get budget; i32.eqz
+//	if
+//	  i32.const 0; memory.grow 0; drop        ;; a call into the host
+//	  global.get flag; if unreachable end
+//	  i32.const Period; global.set budget
+//	end
+//	global.get budget; i32.const 1; i32.sub; global.set budget
+func checkSequence(budget, flag uint32) []byte {
+	var c []byte
+	c = append(c, 0x23)
+	c = appendU32(c, budget)
+	c = append(c, 0x45, 0x04, 0x40)
+	c = append(c, 0x41, 0x00, 0x40, 0x00, 0x1a)
+	c = append(c, 0x23)
+	c = appendU32(c, flag)
+	c = append(c, 0x04, 0x40, 0x00, 0x0b)
+	c = append(c, 0x41)
+	c = appendS32(c, Period)
+	c = append(c, 0x24)
+	c = appendU32(c, budget)
+	c = append(c, 0x0b)
+	c = append(c, 0x23)
+	c = appendU32(c, budget)
+	c = append(c, 0x41, 0x01, 0x6b, 0x24)
+	return appendU32(c, budget)
+}
+
+// scanImports counts imported globals and reports an imported memory.
+func scanImports(p []byte) (globals uint32, memory bool, err error) {
+	r := newReader(p, 0)
+	n := r.U32()
+	for k := uint32(0); k < n && r.Err == nil; k++ {
+		r.Name()
+		r.Name()
+		switch kind := r.Byte(); kind {
+		case 0x00: // func
+			r.U32()
+		case 0x01: // table
+			r.valType()
+			r.limits()
+		case 0x02: // memory
+			r.limits()
+			memory = true
+		case 0x03: // global
+			r.valType()
+			r.Byte()
+			globals++
+		case 0x04: // tag
+			r.Byte()
+			r.U32()
+		default:
+			return 0, false, fmt.Errorf("import kind 0x%02x: %w", kind, ErrUnsupported)
+		}
+	}
+	return globals, memory, r.Err
+}
+
+// checkExports refuses a module that already uses the export names
+// Instrument adds.
+func checkExports(p []byte) error {
+	r := newReader(p, 0)
+	n := r.U32()
+	for k := uint32(0); k < n && r.Err == nil; k++ {
+		if name := r.Name(); name == ExportName || name == StartExport {
+			return fmt.Errorf("module exports %q itself: %w", name, ErrUnsupported)
+		}
+		r.Byte()
+		r.U32()
+	}
+	if r.Err != nil {
+		return fmt.Errorf("export section: %w", r.Err)
+	}
+	return nil
+}
+
+// rewriteCode rewrites the code section.
+func rewriteCode(p []byte, check []byte) ([]byte, error) {
+	r := newReader(p, 0)
+	n := r.U32()
+	out := appendU32(make([]byte, 0, len(p)+len(p)/8), n)
+	var scratch []byte
+	var ctl []bool
+	for k := uint32(0); k < n; k++ {
+		size := r.U32()
+		body := r.Bytes(int(size))
+		if r.Err != nil {
+			return nil, fmt.Errorf("code section: function %d: %w", k, r.Err)
+		}
+		var err error
+		scratch, ctl, err = rewriteBody(scratch[:0], body, check, ctl[:0])
+		if err != nil {
+			return nil, fmt.Errorf("code section: function %d: %w", k, err)
+		}
+		out = appendU32(out, uint32(len(scratch)))
+		out = append(out, scratch...)
+	}
+	if !r.Done() {
+		return nil, errors.New("code section: trailing bytes")
+	}
+	return out, nil
+}
+
+// rewriteBody copies one function body to out with check inserted before
+// each backward branch, tail call and throw. ctl is scratch space for the
+// control stack (true = loop).
+func rewriteBody(out, body, check []byte, ctl []bool) ([]byte, []bool, error) {
+	r := newReader(body, 0)
+	nlocals := r.U32()
+	for k := uint32(0); k < nlocals && r.Err == nil; k++ {
+		r.U32()
+		r.valType()
+	}
+	last := 0
+	insert := func(at int) {
+		out = append(out, body[last:at]...)
+		out = append(out, check...)
+		last = at
+	}
+	isLoop := func(depth uint32) bool {
+		return int(depth) < len(ctl) && ctl[len(ctl)-1-int(depth)]
+	}
+	ctl = append(ctl, false) // the function body
+	for len(ctl) > 0 {
+		if r.Err != nil {
+			return out, ctl, r.Err
+		}
+		if r.Done() {
+			return out, ctl, errors.New("body ends inside a block")
+		}
+		at := r.Pos
+		op := r.Byte()
+		switch {
+		case op == 0x00, op == 0x01, op == 0x05, op == 0x0f, op == 0x1a, op == 0x1b, op == 0xd1,
+			op >= 0x45 && op <= 0xc4:
+			// no immediates
+		case op == 0x02, op == 0x04: // block, if
+			r.blockType()
+			ctl = append(ctl, false)
+		case op == 0x03: // loop
+			r.blockType()
+			ctl = append(ctl, true)
+		case op == 0x1f: // try_table
+			r.blockType()
+			nc := r.U32()
+			for c := uint32(0); c < nc && r.Err == nil; c++ {
+				switch kind := r.Byte(); kind {
+				case 0x00, 0x01:
+					r.U32()
+					r.U32()
+				case 0x02, 0x03:
+					r.U32()
+				default:
+					return out, ctl, fmt.Errorf("try_table catch kind 0x%02x: %w", kind, ErrUnsupported)
+				}
+			}
+			ctl = append(ctl, false)
+		case op == 0x0b: // end
+			ctl = ctl[:len(ctl)-1]
+		case op == 0x0c, op == 0x0d: // br, br_if
+			if isLoop(r.U32()) {
+				insert(at)
+			}
+		case op == 0x0e: // br_table
+			nl := r.U32()
+			loop := false
+			for l := uint32(0); l <= nl && r.Err == nil; l++ {
+				loop = isLoop(r.U32()) || loop
+			}
+			if loop {
+				insert(at)
+			}
+		case op == 0x08: // throw
+			r.U32()
+			insert(at)
+		case op == 0x0a: // throw_ref
+			insert(at)
+		case op == 0x10: // call
+			r.U32()
+		case op == 0x11: // call_indirect
+			r.U32()
+			r.U32()
+		case op == 0x12: // return_call
+			r.U32()
+			insert(at)
+		case op == 0x13: // return_call_indirect
+			r.U32()
+			r.U32()
+			insert(at)
+		case op == 0x1c: // select t*
+			nt := r.U32()
+			for t := uint32(0); t < nt && r.Err == nil; t++ {
+				r.valType()
+			}
+		case op >= 0x20 && op <= 0x26: // local.*, global.*, table.get/set
+			r.U32()
+		case op >= 0x28 && op <= 0x3e: // loads and stores
+			r.memarg()
+		case op == 0x3f, op == 0x40: // memory.size, memory.grow
+			r.U32()
+		case op == 0x41:
+			r.SkipLEB()
+		case op == 0x42:
+			r.SkipLEB()
+		case op == 0x43:
+			r.Bytes(4)
+		case op == 0x44:
+			r.Bytes(8)
+		case op == 0xd0: // ref.null
+			r.heapType()
+		case op == 0xd2: // ref.func
+			r.U32()
+		case op == 0xfc:
+			if err := r.prefixFC(); err != nil {
+				return out, ctl, err
+			}
+		case op == 0xfd:
+			if err := r.prefixFD(); err != nil {
+				return out, ctl, err
+			}
+		case op == 0xfe:
+			if err := r.prefixFE(); err != nil {
+				return out, ctl, err
+			}
+		default:
+			return out, ctl, fmt.Errorf("opcode 0x%02x at offset %d: %w", op, at, ErrUnsupported)
+		}
+	}
+	if r.Err != nil {
+		return out, ctl, r.Err
+	}
+	if !r.Done() {
+		return out, ctl, errors.New("bytes after the end of the body")
+	}
+	return append(out, body[last:]...), ctl, nil
+}
