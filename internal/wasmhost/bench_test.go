@@ -15,9 +15,8 @@ const benchBatchSize = 256
 // event it reads pid (u32), ts (u64) and comm (cstring) and writes score
 // (u32). The everything guest does it through the v1 API (4 host calls
 // per event), the batch guest through the batch extension.
-func benchSetup(tb testing.TB, guestName string, cfg Config) (pipeline.Stage, *pipeline.Batch, *datasource.DataSource) {
+func benchSetup(tb testing.TB, wasm []byte, cfg Config) (pipeline.Stage, *pipeline.Batch, *datasource.DataSource) {
 	tb.Helper()
-	wasm := guest(tb, guestName)
 	ctx := context.Background()
 	ds := newBenchDS(tb)
 	cfg.CacheDir = testCache
@@ -54,10 +53,10 @@ var benchModes = []struct {
 	{"trusted", Config{DisableInterrupt: true}},
 }
 
-func benchProcess(b *testing.B, guestName string) {
+func benchProcess(b *testing.B, wasm func(testing.TB) []byte) {
 	for _, m := range benchModes {
 		b.Run(m.name, func(b *testing.B) {
-			st, batch, _ := benchSetup(b, guestName, m.cfg)
+			st, batch, _ := benchSetup(b, wasm(b), m.cfg)
 			b.ReportAllocs()
 			for b.Loop() {
 				if err := st.Process(batch); err != nil {
@@ -69,13 +68,76 @@ func benchProcess(b *testing.B, guestName string) {
 	}
 }
 
+func goGuest(name string) func(testing.TB) []byte {
+	return func(tb testing.TB) []byte { return guest(tb, name) }
+}
+
 // BenchmarkPerEvent: v1 API, one dataSourceCallback per event; an op is a
-// batch of 256 events.
-func BenchmarkPerEvent(b *testing.B) { benchProcess(b, "everything") }
+// batch of 256 events. The guest is built with the standard Go toolchain.
+func BenchmarkPerEvent(b *testing.B) { benchProcess(b, goGuest("everything")) }
+
+// BenchmarkPerEventMinimal: the same v1 callback in a guest written
+// directly in Wasm (minimalBenchGuest): what the host and wazero cost per
+// event, without the Go guest runtime's own overhead.
+func BenchmarkPerEventMinimal(b *testing.B) {
+	benchProcess(b, func(testing.TB) []byte { return minimalBenchGuest() })
+}
 
 // BenchmarkBatched: the batch extension, one dataSourceCallbackBatch per
 // batch of 256 events.
-func BenchmarkBatched(b *testing.B) { benchProcess(b, "batch") }
+func BenchmarkBatched(b *testing.B) { benchProcess(b, goGuest("batch")) }
+
+// minimalBenchGuest is the bench mode of the everything guest in plain
+// Wasm: gadgetInit looks up pid, ts and comm, adds score and subscribes;
+// dataSourceCallback sets score = pid + len(comm) + ts&1 with four host
+// calls.
+func minimalBenchGuest() []byte {
+	const (
+		kUint32, kUint64, kCString    = 8, 9, 13
+		hDS, hPid, hTs, hComm, hScore = 64, 68, 72, 76, 80 // where the handles are kept
+		commBuf                       = 128
+	)
+	str := func(ptr, n int64) []byte { return i64c(n<<32 | ptr) }
+	load := func(addr int32) []byte { return ins(i32c(addr), []byte{0x28, 2, 0}) }
+	store := func(addr int32, value ...[]byte) []byte {
+		return ins(i32c(addr), ins(value...), []byte{0x36, 2, 0})
+	}
+	data := func() []byte { return []byte{opLocalGet, 2} }
+	init := ins(
+		store(hDS, str(0, 5), call(0)),
+		store(hPid, load(hDS), str(8, 3), call(1)),
+		store(hTs, load(hDS), str(16, 2), call(1)),
+		store(hComm, load(hDS), str(24, 4), call(1)),
+		store(hScore, load(hDS), str(32, 5), i32c(kUint32), call(2)),
+		load(hDS), i32c(1), i32c(0), i64c(9), call(3),
+	)
+	callback := ins(
+		load(hScore), data(), i32c(kUint32),
+		load(hPid), data(), i32c(kUint32), i32c(0), call(4),
+		load(hComm), data(), i32c(kCString), str(commBuf, 16), call(5),
+		[]byte{0xad, 0x7c}, // i64.extend_i32_u, i64.add
+		load(hTs), data(), i32c(kUint64), i32c(0), call(4),
+		i64c(1), []byte{0x83, 0x7c}, // i64.and, i64.add
+		call(6), []byte{opDrop},
+	)
+	return wmod{
+		imports: []wimport{
+			{"ig", "getDataSource", []byte{tI64}, sigI32},
+			{"ig", "dataSourceGetField", []byte{tI32, tI64}, sigI32},
+			{"ig", "dataSourceAddField", []byte{tI32, tI64, tI32}, sigI32},
+			{"ig", "dataSourceSubscribe", []byte{tI32, tI32, tI32, tI64}, sigI32},
+			{"ig", "fieldGetScalar", []byte{tI32, tI32, tI32, tI32}, []byte{tI64}},
+			{"ig", "fieldGetBuffer", []byte{tI32, tI32, tI32, tI64}, sigI32},
+			{"ig", "fieldSet", []byte{tI32, tI32, tI32, tI64}, sigI32},
+		},
+		funcs: []wfunc{fnVersion1,
+			{results: sigI32, body: init, export: "gadgetInit"},
+			{params: []byte{tI64, tI32, tI32}, body: callback, export: "dataSourceCallback"},
+		},
+		memMin: 1,
+		data:   []byte("bench\x00\x00\x00pid\x00\x00\x00\x00\x00ts\x00\x00\x00\x00\x00\x00comm\x00\x00\x00\x00score"),
+	}.encode()
+}
 
 // BenchmarkInstrument: the preemption rewrite a module goes through
 // before every compilation (cached or not).
@@ -127,7 +189,7 @@ func TestSteadyStateAllocs(t *testing.T) {
 	for _, g := range []string{"everything", "batch"} {
 		for _, m := range benchModes {
 			t.Run(g+"/"+m.name, func(t *testing.T) {
-				st, batch, _ := benchSetup(t, g, m.cfg)
+				st, batch, _ := benchSetup(t, guest(t, g), m.cfg)
 				allocs := testing.AllocsPerRun(20, func() {
 					if err := st.Process(batch); err != nil {
 						t.Fatal(err)

@@ -6,6 +6,7 @@ import (
 
 	"github.com/gadgetkit/ig/internal/datasource"
 	"github.com/gadgetkit/ig/internal/pipeline"
+	"github.com/gadgetkit/ig/internal/wasmhost/internal/preempt"
 )
 
 // Handle encoding (see sdk/WASM-ABI.md). Plain handles are 1..maxHandles
@@ -14,7 +15,7 @@ import (
 const (
 	maxHandles = 4096
 
-	batchHandleBase = 0x40000000
+	batchHandleBase = preempt.EachHandleBase
 	batchHandleMask = 0xc0000000
 
 	elemHandleFlag  = 1 << 31

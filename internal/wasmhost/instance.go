@@ -116,6 +116,9 @@ type Instance struct {
 
 type hotFns struct {
 	callback, batchBuffer, batchCallback api.Function
+	// each is the driver the rewriter adds (preempt.EachExport): one call
+	// runs dataSourceCallback over a whole batch.
+	each api.Function
 }
 
 // runState is the scratch of one subscription run over one batch.
@@ -233,6 +236,7 @@ func (i *Instance) instantiate(ctx context.Context) error {
 	for d := range i.fns {
 		if i.callback {
 			i.fns[d].callback = g.ExportedFunction(exportCallback)
+			i.fns[d].each = g.ExportedFunction(preempt.EachExport)
 		}
 		if i.batchAPI {
 			i.fns[d].batchBuffer = g.ExportedFunction(exportBatchBuffer)

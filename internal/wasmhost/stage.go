@@ -131,8 +131,9 @@ func (i *Instance) freeTemp(h uint32, d *dataRef, a *arrayRef) {
 	}
 }
 
-// runEach calls dataSourceCallback once per record with a temporary data
-// handle.
+// runEach calls dataSourceCallback once per record: through the driver
+// the rewriter added, with batch handles, or one call per record with a
+// temporary data handle.
 func (i *Instance) runEach(ctx context.Context, rs *runState, fns *hotFns, sub *subscription) error {
 	fn := fns.callback
 	if fn == nil {
@@ -140,6 +141,19 @@ func (i *Instance) runEach(ctx context.Context, rs *runState, fns *hotFns, sub *
 	}
 	recs := rs.b.Records
 	stack := rs.stack[:3]
+	if fns.each != nil {
+		// One call for the batch: the driver calls dataSourceCallback
+		// with the batch handle of each record in turn.
+		prev := i.batchRun
+		i.batchRun = rs
+		stack[0], stack[1], stack[2] = sub.cbID, uint64(sub.dsHandle), uint64(len(recs))
+		err := fns.each.CallWithStack(i.callCtx(ctx), stack)
+		i.batchRun = prev
+		if err != nil {
+			return i.callError(exportCallback, err)
+		}
+		return nil
+	}
 	for k := range recs {
 		rs.ref = dataRef{ds: rs.st, rec: recs[k], run: rs, idx: k}
 		h := i.h.alloc(handleEntry{kind: hData, data: &rs.ref})

@@ -19,4 +19,9 @@
 // one of these edges (recursion without them runs out of stack), so a
 // guest is always interruptible, with a latency of at most Period
 // backward branches.
+//
+// In the same pass, a module exporting the v1 per-event callback
+// dataSourceCallback gets a driver, exported as [EachExport], that calls
+// it for every record of a batch: one call into the guest per batch
+// instead of one per event.
 package preempt

@@ -19,6 +19,20 @@ const ExportName = "__ig_interrupt"
 // call it right after instantiation, before any other export.
 const StartExport = "__ig_start"
 
+// EachExport is the export under which an instrumented module publishes a
+// driver for per-event callbacks, if the module exports dataSourceCallback
+// with its v1 type (i64, i32, i32) -> (): __ig_each(cb, ds, n) calls
+// dataSourceCallback(cb, ds, EachHandleBase+k) for k = 0 … n-1, so a batch
+// of events costs one call into the guest instead of one per event.
+const EachExport = "__ig_each"
+
+// EachHandleBase is the first data handle the driver passes: the host's
+// batch handles, EachHandleBase+k naming the k-th record of the batch.
+const EachHandleBase = 0x40000000
+
+// callbackExport is the v1 per-event callback the driver calls.
+const callbackExport = "dataSourceCallback"
+
 // Period is the number of checks (backward branches, tail calls, throws)
 // between two calls into the host.
 const Period = 1 << 14
@@ -31,7 +45,9 @@ var ErrUnsupported = errors.New("unsupported by the preemption rewriter")
 // Section ids.
 const (
 	secCustom    = 0
+	secType      = 1
 	secImport    = 2
+	secFunction  = 3
 	secMemory    = 5
 	secGlobal    = 6
 	secExport    = 7
@@ -68,17 +84,20 @@ func Instrument(wasm []byte) ([]byte, error) {
 		secs = append(secs, section{id, payload})
 	}
 
-	var importedGlobals, definedGlobals uint32
+	var importedGlobals, definedGlobals, importedFuncs uint32
+	var types [][]byte     // "params:results" signature of each type
+	var funcTypes []uint32 // type of each defined function
+	callback, hasCallback := uint32(0), false
 	hasMemory, hasCode := false, false
 	start, hasStart := uint32(0), false
 	for _, s := range secs {
 		switch s.id {
 		case secImport:
-			g, mem, err := scanImports(s.payload)
+			f, g, mem, err := scanImports(s.payload)
 			if err != nil {
 				return nil, fmt.Errorf("import section: %w", err)
 			}
-			importedGlobals = g
+			importedFuncs, importedGlobals = f, g
 			hasMemory = hasMemory || mem
 		case secMemory:
 			sr := newReader(s.payload, 0)
@@ -92,8 +111,22 @@ func Instrument(wasm []byte) ([]byte, error) {
 			sr := newReader(s.payload, 0)
 			start, hasStart = sr.U32(), true
 		case secExport:
-			if err := checkExports(s.payload); err != nil {
+			var err error
+			if callback, hasCallback, err = scanExports(s.payload); err != nil {
 				return nil, err
+			}
+		case secType:
+			var err error
+			if types, err = scanTypes(s.payload); err != nil {
+				return nil, fmt.Errorf("type section: %w", err)
+			}
+		case secFunction:
+			sr := newReader(s.payload, 0)
+			for n := sr.U32(); n > 0 && sr.Err == nil; n-- {
+				funcTypes = append(funcTypes, sr.U32())
+			}
+			if sr.Err != nil {
+				return nil, fmt.Errorf("function section: %w", sr.Err)
 			}
 		}
 	}
@@ -108,6 +141,17 @@ func Instrument(wasm []byte) ([]byte, error) {
 	newExports := []export{{ExportName, 0x03, budget + 1}}
 	if hasStart {
 		newExports = append(newExports, export{StartExport, 0x00, start})
+	}
+	// The driver has the callback's type: (i64, i32, i32) -> ().
+	each, eachType := uint32(0), uint32(0)
+	withEach := false
+	if hasCallback && callback >= importedFuncs && callback-importedFuncs < uint32(len(funcTypes)) {
+		eachType = funcTypes[callback-importedFuncs]
+		withEach = int(eachType) < len(types) && string(types[eachType]) == "\x7e\x7f\x7f:"
+		each = importedFuncs + uint32(len(funcTypes))
+	}
+	if withEach {
+		newExports = append(newExports, export{EachExport, 0x00, each})
 	}
 
 	out := make([]byte, 0, len(wasm)+len(wasm)/8)
@@ -137,8 +181,22 @@ func Instrument(wasm []byte) ([]byte, error) {
 			haveExport = true
 		case secStart:
 			// exported as StartExport instead
+		case secFunction:
+			if !withEach {
+				out = wasmbin.AppendSection(out, s.id, s.payload)
+				break
+			}
+			body := appendU32(nil, uint32(len(funcTypes)+1))
+			for _, t := range funcTypes {
+				body = appendU32(body, t)
+			}
+			out = wasmbin.AppendSection(out, secFunction, appendU32(body, eachType))
 		case secCode:
-			code, err := rewriteCode(s.payload, check)
+			var driver []byte
+			if withEach {
+				driver = eachBody(callback, check)
+			}
+			code, err := rewriteCode(s.payload, check, driver)
 			if err != nil {
 				return nil, err
 			}
@@ -219,8 +277,9 @@ func checkSequence(budget, flag uint32) []byte {
 	return appendU32(c, budget)
 }
 
-// scanImports counts imported globals and reports an imported memory.
-func scanImports(p []byte) (globals uint32, memory bool, err error) {
+// scanImports counts imported functions and globals and reports an
+// imported memory.
+func scanImports(p []byte) (funcs, globals uint32, memory bool, err error) {
 	r := newReader(p, 0)
 	n := r.U32()
 	for k := uint32(0); k < n && r.Err == nil; k++ {
@@ -229,6 +288,7 @@ func scanImports(p []byte) (globals uint32, memory bool, err error) {
 		switch kind := r.Byte(); kind {
 		case 0x00: // func
 			r.U32()
+			funcs++
 		case 0x01: // table
 			r.valType()
 			r.limits()
@@ -243,35 +303,92 @@ func scanImports(p []byte) (globals uint32, memory bool, err error) {
 			r.Byte()
 			r.U32()
 		default:
-			return 0, false, fmt.Errorf("import kind 0x%02x: %w", kind, ErrUnsupported)
+			return 0, 0, false, fmt.Errorf("import kind 0x%02x: %w", kind, ErrUnsupported)
 		}
 	}
-	return globals, memory, r.Err
+	return funcs, globals, memory, r.Err
 }
 
-// checkExports refuses a module that already uses the export names
-// Instrument adds.
-func checkExports(p []byte) error {
+// scanExports finds the function exported as dataSourceCallback and
+// refuses a module that already uses the export names Instrument adds.
+func scanExports(p []byte) (callback uint32, ok bool, err error) {
 	r := newReader(p, 0)
 	n := r.U32()
 	for k := uint32(0); k < n && r.Err == nil; k++ {
-		if name := r.Name(); name == ExportName || name == StartExport {
-			return fmt.Errorf("module exports %q itself: %w", name, ErrUnsupported)
+		name := r.Name()
+		if name == ExportName || name == StartExport || name == EachExport {
+			return 0, false, fmt.Errorf("module exports %q itself: %w", name, ErrUnsupported)
 		}
-		r.Byte()
-		r.U32()
+		kind, idx := r.Byte(), r.U32()
+		if name == callbackExport && kind == 0x00 {
+			callback, ok = idx, true
+		}
 	}
 	if r.Err != nil {
-		return fmt.Errorf("export section: %w", r.Err)
+		return 0, false, fmt.Errorf("export section: %w", r.Err)
 	}
-	return nil
+	return callback, ok, nil
 }
 
-// rewriteCode rewrites the code section.
-func rewriteCode(p []byte, check []byte) ([]byte, error) {
+// scanTypes returns the signature of each function type as its parameter
+// types, a colon and its result types.
+func scanTypes(p []byte) ([][]byte, error) {
 	r := newReader(p, 0)
 	n := r.U32()
-	out := appendU32(make([]byte, 0, len(p)+len(p)/8), n)
+	var out [][]byte
+	for k := uint32(0); k < n && r.Err == nil; k++ {
+		if form := r.Byte(); form != 0x60 {
+			return nil, fmt.Errorf("type form 0x%02x: %w", form, ErrUnsupported)
+		}
+		var sig []byte
+		for i := 0; i < 2; i++ { // params, then results
+			if i == 1 {
+				sig = append(sig, ':')
+			}
+			for n := r.U32(); n > 0 && r.Err == nil; n-- {
+				sig = append(sig, r.Peek())
+				r.valType()
+			}
+		}
+		out = append(out, sig)
+	}
+	return out, r.Err
+}
+
+// eachBody is the code of the driver (params cb i64, ds i32, n i32; local
+// k i32):
+//
+//	block
+//	  loop
+//	    k >= n: br_if 1
+//	    dataSourceCallback(cb, ds, EachHandleBase | k)
+//	    k++
+//	    <check>
+//	    br 0
+//	  end
+//	end
+func eachBody(callback uint32, check []byte) []byte {
+	b := []byte{1, 1, 0x7f, 0x02, 0x40, 0x03, 0x40}
+	b = append(b, 0x20, 3, 0x20, 2, 0x4f, 0x0d, 1)
+	b = append(b, 0x20, 0, 0x20, 1, 0x20, 3, 0x41)
+	b = appendS32(b, EachHandleBase)
+	b = append(b, 0x72, 0x10)
+	b = appendU32(b, callback)
+	b = append(b, 0x20, 3, 0x41, 1, 0x6a, 0x21, 3)
+	b = append(b, check...)
+	return append(b, 0x0c, 0, 0x0b, 0x0b, 0x0b)
+}
+
+// rewriteCode rewrites the code section, appending the body extra unless
+// it is nil.
+func rewriteCode(p []byte, check, extra []byte) ([]byte, error) {
+	r := newReader(p, 0)
+	n := r.U32()
+	total := n
+	if extra != nil {
+		total++
+	}
+	out := appendU32(make([]byte, 0, len(p)+len(p)/8), total)
 	var scratch []byte
 	var ctl []bool
 	for k := uint32(0); k < n; k++ {
@@ -290,6 +407,10 @@ func rewriteCode(p []byte, check []byte) ([]byte, error) {
 	}
 	if !r.Done() {
 		return nil, errors.New("code section: trailing bytes")
+	}
+	if extra != nil {
+		out = appendU32(out, uint32(len(extra)))
+		out = append(out, extra...)
 	}
 	return out, nil
 }

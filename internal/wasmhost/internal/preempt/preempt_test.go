@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -229,5 +230,58 @@ func TestStartSection(t *testing.T) {
 	taken := module(t, nil, map[string][]byte{ExportName: spin})
 	if _, err := Instrument(taken); !errors.Is(err, ErrUnsupported) {
 		t.Errorf("module exporting %s itself: %v, want ErrUnsupported", ExportName, err)
+	}
+}
+
+// TestEachDriver: the driver calls dataSourceCallback once per event with
+// consecutive batch handles, and only for the v1 callback type.
+func TestEachDriver(t *testing.T) {
+	ctx := context.Background()
+	build := func(cbType []byte) []byte {
+		w := []byte("\x00asm\x01\x00\x00\x00")
+		types := append([]byte{2}, cbType...)
+		types = append(types, 0x60, 1, 0x7f, 0) // type 1: (i32) -> ()
+		w = wasmbin.AppendSection(w, 1, types)
+		imp := wasmbin.AppendName(wasmbin.AppendName([]byte{1}, "env"), "rec")
+		w = wasmbin.AppendSection(w, 2, append(imp, 0x00, 1))
+		w = wasmbin.AppendSection(w, 3, []byte{1, 0})
+		w = wasmbin.AppendSection(w, 5, []byte{1, 0, 1})
+		w = wasmbin.AppendSection(w, 7, append(wasmbin.AppendName([]byte{1}, "dataSourceCallback"), 0x00, 1))
+		return wasmbin.AppendSection(w, 10, []byte{1, 6, 0, 0x20, 2, 0x10, 0, 0x0b}) // rec(local 2)
+	}
+	v1 := []byte{0x60, 3, 0x7e, 0x7f, 0x7f, 0}
+	inst, err := Instrument(build(v1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rt := newRuntime(ctx)
+	defer rt.Close(ctx)
+	var got []uint32
+	if _, err := rt.NewHostModuleBuilder("env").NewFunctionBuilder().
+		WithFunc(func(h uint32) { got = append(got, h) }).Export("rec").Instantiate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	m, err := rt.Instantiate(ctx, inst)
+	if err != nil {
+		t.Fatal(err)
+	}
+	each := m.ExportedFunction(EachExport)
+	if each == nil {
+		t.Fatal("no driver exported")
+	}
+	if _, err := each.Call(ctx, 7, 1, 3); err != nil {
+		t.Fatal(err)
+	}
+	if want := []uint32{EachHandleBase, EachHandleBase + 1, EachHandleBase + 2}; !slices.Equal(got, want) {
+		t.Errorf("callback handles %#x, want %#x", got, want)
+	}
+
+	other := []byte{0x60, 3, 0x7f, 0x7f, 0x7f, 0} // (i32, i32, i32): not the v1 type
+	inst, err = Instrument(build(other))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Contains(inst, []byte(EachExport)) {
+		t.Error("driver added for a callback of another type")
 	}
 }
