@@ -154,7 +154,11 @@ func (m *Module) Instantiate(ctx context.Context, env Env) (*Instance, error) {
 
 func (i *Instance) instantiate(ctx context.Context) error {
 	m := i.mod
-	i.rt = wazero.NewRuntimeWithConfig(ctx, runtimeConfig(m.cfg, m.mode, m.cache))
+	rt, cm := m.takeRuntime()
+	if rt == nil {
+		rt = wazero.NewRuntimeWithConfig(ctx, runtimeConfig(m.cfg, m.mode, m.cache))
+	}
+	i.rt = rt
 	hb := i.rt.NewHostModuleBuilder(importModuleIG)
 	for k := range hostFuncs {
 		hf := &hostFuncs[k]
@@ -172,9 +176,14 @@ func (i *Instance) instantiate(ctx context.Context) error {
 	if _, err := wasi_snapshot_preview1.Instantiate(ctx, i.rt); err != nil {
 		return i.errorf("instantiate WASI: %v", err)
 	}
-	cm, err := i.rt.CompileModule(ctx, m.wasm)
-	if err != nil {
-		return i.errorf("compile: %v", err)
+	if cm == nil {
+		wasm, err := m.binary()
+		if err != nil {
+			return i.errorf("rewrite: %v", err)
+		}
+		if cm, err = i.rt.CompileModule(ctx, wasm); err != nil {
+			return i.errorf("compile: %v", err)
+		}
 	}
 	mc := wazero.NewModuleConfig().
 		WithName("").

@@ -130,13 +130,16 @@ func runtimeConfig(c Config, mode interruptMode, cache wazero.CompilationCache) 
 // the compiled code.
 type Module struct {
 	cfg     Config
-	wasm    []byte // as compiled: instrumented unless mode is not interruptPreempt
+	src     []byte // the module as given to Compile (the caller's bytes)
 	mode    interruptMode
 	cache   wazero.CompilationCache
-	rt      wazero.Runtime
 	exports exportSet
 
-	mu     sync.Mutex
+	mu sync.Mutex
+	// rt and cm are the runtime Compile used and the module compiled in
+	// it, until the first instance takes them (takeRuntime).
+	rt     wazero.Runtime
+	cm     wazero.CompiledModule
 	refs   int // the module itself plus open instances
 	closed bool
 }
@@ -163,7 +166,7 @@ func Compile(ctx context.Context, wasm []byte, cfg Config) (*Module, error) {
 	} else {
 		cache = wazero.NewCompilationCache()
 	}
-	mode := interruptNone
+	src, mode := wasm, interruptNone
 	if !cfg.DisableInterrupt {
 		// Modules the rewriter refuses (no memory, proposals it does not
 		// know, malformed input) get wazero's own checks; wazero reports
@@ -187,7 +190,7 @@ func Compile(ctx context.Context, wasm []byte, cfg Config) (*Module, error) {
 	if err != nil {
 		return fail(fmt.Errorf("wasm module %q: %w", cfg.name(), err))
 	}
-	return &Module{cfg: cfg, wasm: wasm, mode: mode, cache: cache, rt: rt, exports: exports, refs: 1}, nil
+	return &Module{cfg: cfg, src: src, mode: mode, cache: cache, rt: rt, cm: cm, exports: exports, refs: 1}, nil
 }
 
 // Close releases the module. Instances keep working until they are
@@ -200,8 +203,33 @@ func (m *Module) Close(ctx context.Context) error {
 	}
 	m.closed = true
 	m.mu.Unlock()
-	err := m.rt.Close(ctx)
+	var err error
+	if rt, _ := m.takeRuntime(); rt != nil {
+		err = rt.Close(ctx)
+	}
 	return errors.Join(err, m.unref(ctx))
+}
+
+// binary returns the module to compile for a further instance: the
+// rewritten module is not kept, since usually one instance runs (in the
+// runtime Compile used), so it is rewritten again.
+func (m *Module) binary() ([]byte, error) {
+	if m.mode != interruptPreempt {
+		return m.src, nil
+	}
+	return preempt.Instrument(m.src)
+}
+
+// takeRuntime hands over the runtime Compile used, with the module
+// compiled in it, to the first caller: the first instance runs in it, so
+// the module is decoded and validated once and its decoded form is not
+// kept twice. Later callers get nils.
+func (m *Module) takeRuntime() (wazero.Runtime, wazero.CompiledModule) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	rt, cm := m.rt, m.cm
+	m.rt, m.cm = nil, nil
+	return rt, cm
 }
 
 func (m *Module) ref() bool {
