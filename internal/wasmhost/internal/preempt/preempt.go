@@ -133,12 +133,21 @@ func Instrument(wasm []byte) ([]byte, error) {
 	if !hasMemory {
 		return nil, fmt.Errorf("module without a memory: %w", ErrUnsupported)
 	}
-	if !hasCode {
+	if !hasCode || len(funcTypes) == 0 || len(types) == 0 {
 		return nil, fmt.Errorf("module without code: %w", ErrUnsupported)
 	}
-	budget := importedGlobals + definedGlobals
-	check := checkSequence(budget, budget+1)
-	newExports := []export{{ExportName, 0x03, budget + 1}}
+	budget, flag := importedGlobals+definedGlobals, importedGlobals+definedGlobals+1
+	// New functions go after the defined ones: the driver (if any), then
+	// yield, the slow path of the checks, of type () -> ().
+	yieldType, addType := uint32(len(types)), true
+	for k, t := range types {
+		if string(t) == ":" {
+			yieldType, addType = uint32(k), false
+			break
+		}
+	}
+	next := importedFuncs + uint32(len(funcTypes))
+	newExports := []export{{ExportName, 0x03, flag}}
 	if hasStart {
 		newExports = append(newExports, export{StartExport, 0x00, start})
 	}
@@ -148,13 +157,20 @@ func Instrument(wasm []byte) ([]byte, error) {
 	if hasCallback && callback >= importedFuncs && callback-importedFuncs < uint32(len(funcTypes)) {
 		eachType = funcTypes[callback-importedFuncs]
 		withEach = int(eachType) < len(types) && string(types[eachType]) == "\x7e\x7f\x7f:"
-		each = importedFuncs + uint32(len(funcTypes))
 	}
+	var newFuncs []uint32 // their types
 	if withEach {
+		each = next
+		next++
+		newFuncs = append(newFuncs, eachType)
 		newExports = append(newExports, export{EachExport, 0x00, each})
 	}
+	yield := next
+	newFuncs = append(newFuncs, yieldType)
+	check := checkSequence(budget, yield)
 
-	out := make([]byte, 0, len(wasm)+len(wasm)/8)
+	// One buffer: the checks typically add 10 % to the code.
+	out := make([]byte, 0, len(wasm)+len(wasm)/4+4096)
 	out = append(out, wasm[:8]...)
 	haveGlobal, haveExport := false, false
 	for _, s := range secs {
@@ -181,26 +197,31 @@ func Instrument(wasm []byte) ([]byte, error) {
 			haveExport = true
 		case secStart:
 			// exported as StartExport instead
-		case secFunction:
-			if !withEach {
+		case secType:
+			if !addType {
 				out = wasmbin.AppendSection(out, s.id, s.payload)
 				break
 			}
-			body := appendU32(nil, uint32(len(funcTypes)+1))
-			for _, t := range funcTypes {
+			sr := newReader(s.payload, 0)
+			n := sr.U32()
+			body := append(appendU32(nil, n+1), s.payload[sr.Pos:]...)
+			out = wasmbin.AppendSection(out, secType, append(body, 0x60, 0, 0))
+		case secFunction:
+			body := appendU32(nil, uint32(len(funcTypes)+len(newFuncs)))
+			for _, t := range append(funcTypes, newFuncs...) {
 				body = appendU32(body, t)
 			}
-			out = wasmbin.AppendSection(out, secFunction, appendU32(body, eachType))
+			out = wasmbin.AppendSection(out, secFunction, body)
 		case secCode:
-			var driver []byte
+			var extra [][]byte
 			if withEach {
-				driver = eachBody(callback, check)
+				extra = append(extra, eachBody(callback, check))
 			}
-			code, err := rewriteCode(s.payload, check, driver)
-			if err != nil {
+			extra = append(extra, yieldBody(budget, flag))
+			var err error
+			if out, err = rewriteCode(out, s.payload, check, extra); err != nil {
 				return nil, err
 			}
-			out = wasmbin.AppendSection(out, secCode, code)
 		case secCustom:
 			sr := newReader(s.payload, 0)
 			name := sr.Name()
@@ -250,31 +271,33 @@ func appendExports(body []byte, exps []export) []byte {
 // checkSequence is the stack-neutral code inserted before a backward
 // branch:
 //
-//	global.get budget; i32.eqz
-//	if
-//	  i32.const 0; memory.grow 0; drop        ;; a call into the host
-//	  global.get flag; if unreachable end
-//	  i32.const Period; global.set budget
-//	end
+//	global.get budget; i32.eqz; if call yield end
 //	global.get budget; i32.const 1; i32.sub; global.set budget
-func checkSequence(budget, flag uint32) []byte {
-	var c []byte
-	c = append(c, 0x23)
-	c = appendU32(c, budget)
-	c = append(c, 0x45, 0x04, 0x40)
-	c = append(c, 0x41, 0x00, 0x40, 0x00, 0x1a)
-	c = append(c, 0x23)
-	c = appendU32(c, flag)
-	c = append(c, 0x04, 0x40, 0x00, 0x0b)
-	c = append(c, 0x41)
-	c = appendS32(c, Period)
-	c = append(c, 0x24)
-	c = appendU32(c, budget)
-	c = append(c, 0x0b)
-	c = append(c, 0x23)
+func checkSequence(budget, yield uint32) []byte {
+	c := appendU32([]byte{0x23}, budget)
+	c = append(c, 0x45, 0x04, 0x40, 0x10)
+	c = appendU32(c, yield)
+	c = append(c, 0x0b, 0x23)
 	c = appendU32(c, budget)
 	c = append(c, 0x41, 0x01, 0x6b, 0x24)
 	return appendU32(c, budget)
+}
+
+// yieldBody is the code of yield, the slow path of the checks: a call
+// into the host, where the Go scheduler can preempt the goroutine, a trap
+// if the host set the interrupt flag, and a new budget.
+//
+//	i32.const 0; memory.grow 0; drop
+//	global.get flag; if unreachable end
+//	i32.const Period; global.set budget
+func yieldBody(budget, flag uint32) []byte {
+	c := []byte{0, 0x41, 0x00, 0x40, 0x00, 0x1a, 0x23} // no locals
+	c = appendU32(c, flag)
+	c = append(c, 0x04, 0x40, 0x00, 0x0b, 0x41)
+	c = appendS32(c, Period)
+	c = append(c, 0x24)
+	c = appendU32(c, budget)
+	return append(c, 0x0b)
 }
 
 // scanImports counts imported functions and globals and reports an
@@ -379,17 +402,18 @@ func eachBody(callback uint32, check []byte) []byte {
 	return append(b, 0x0c, 0, 0x0b, 0x0b, 0x0b)
 }
 
-// rewriteCode rewrites the code section, appending the body extra unless
-// it is nil.
-func rewriteCode(p []byte, check, extra []byte) ([]byte, error) {
+// rewriteCode appends the rewritten code section to out, with the bodies
+// extra after the module's own. Sizes are written as padded 5-byte LEB128
+// numbers (which the format allows) so that everything is written once,
+// in place.
+func rewriteCode(out, p []byte, check []byte, extra [][]byte) ([]byte, error) {
 	r := newReader(p, 0)
 	n := r.U32()
-	total := n
-	if extra != nil {
-		total++
-	}
-	out := appendU32(make([]byte, 0, len(p)+len(p)/8), total)
-	var scratch []byte
+	out = append(out, secCode)
+	sizeAt := len(out)
+	out = append(out, padded5...)
+	start := len(out)
+	out = appendU32(out, n+uint32(len(extra)))
 	var ctl []bool
 	for k := uint32(0); k < n; k++ {
 		size := r.U32()
@@ -397,22 +421,33 @@ func rewriteCode(p []byte, check, extra []byte) ([]byte, error) {
 		if r.Err != nil {
 			return nil, fmt.Errorf("code section: function %d: %w", k, r.Err)
 		}
+		at := len(out)
+		out = append(out, padded5...)
 		var err error
-		scratch, ctl, err = rewriteBody(scratch[:0], body, check, ctl[:0])
-		if err != nil {
+		if out, ctl, err = rewriteBody(out, body, check, ctl[:0]); err != nil {
 			return nil, fmt.Errorf("code section: function %d: %w", k, err)
 		}
-		out = appendU32(out, uint32(len(scratch)))
-		out = append(out, scratch...)
+		putPadded5(out[at:], uint32(len(out)-at-5))
 	}
 	if !r.Done() {
 		return nil, errors.New("code section: trailing bytes")
 	}
-	if extra != nil {
-		out = appendU32(out, uint32(len(extra)))
-		out = append(out, extra...)
+	for _, b := range extra {
+		out = appendU32(out, uint32(len(b)))
+		out = append(out, b...)
 	}
+	putPadded5(out[sizeAt:], uint32(len(out)-start))
 	return out, nil
+}
+
+var padded5 = []byte{0x80, 0x80, 0x80, 0x80, 0x00}
+
+// putPadded5 writes v as a 5-byte LEB128 number.
+func putPadded5(b []byte, v uint32) {
+	for k := range 4 {
+		b[k] = byte(v>>(7*k))&0x7f | 0x80
+	}
+	b[4] = byte(v >> 28)
 }
 
 // rewriteBody copies one function body to out with check inserted before
