@@ -60,6 +60,12 @@
 //   - A commit keeps tagged entries and untagged manifests whose subject is
 //     kept (referrers such as signatures), and drops everything else.
 //
+// Signatures live next to the images they sign, so that images can be
+// verified offline ([Verify]): tagged <repository>:sha256-<hex>.sig
+// (cosign's legacy tag), or as untagged OCI 1.1 referrers (cosign's
+// referrer form, Sigstore bundles). [Store.Remove] drops them, and the
+// blobs only they used, when the last tag of their image goes.
+//
 // index.json can therefore also be read without the lock by other tools:
 // it is always a complete document.
 //

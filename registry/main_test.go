@@ -6,19 +6,28 @@ import (
 	"os"
 	"strconv"
 	"testing"
+	"time"
+
+	"github.com/gadgetkit/ig/internal/testutil"
 )
 
-// The test binary doubles as a second process writing into a store, for
-// TestStoreConcurrentProcesses: with REGISTRY_TEST_HELPER=put it stores
-// REGISTRY_TEST_COUNT images tagged <REGISTRY_TEST_TAG>-<i> into
-// REGISTRY_TEST_STORE and exits.
+// The test binary doubles as a helper process:
+//   - REGISTRY_TEST_HELPER=put, for TestStoreConcurrentProcesses: store
+//     REGISTRY_TEST_COUNT images tagged <REGISTRY_TEST_TAG>-<i> into
+//     REGISTRY_TEST_STORE and exit;
+//   - REGISTRY_TEST_HELPER=open, for the tests and benchmarks that run
+//     trace_open: open and close REGISTRY_TEST_PATH every
+//     REGISTRY_TEST_INTERVAL until killed.
 func TestMain(m *testing.M) {
-	if os.Getenv("REGISTRY_TEST_HELPER") == "put" {
+	switch os.Getenv("REGISTRY_TEST_HELPER") {
+	case "put":
 		if err := helperPut(); err != nil {
 			fmt.Fprintln(os.Stderr, "helper:", err)
 			os.Exit(1)
 		}
 		os.Exit(0)
+	case "open":
+		helperOpen()
 	}
 	dir, err := os.MkdirTemp("", "ig-registry-test-cache-")
 	if err != nil {
@@ -29,7 +38,23 @@ func TestMain(m *testing.M) {
 	testCacheDir = dir
 	code := m.Run()
 	os.RemoveAll(dir)
+	testutil.CleanupGadgetImages()
 	os.Exit(code)
+}
+
+func helperOpen() {
+	path := os.Getenv("REGISTRY_TEST_PATH")
+	every, err := time.ParseDuration(os.Getenv("REGISTRY_TEST_INTERVAL"))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "helper:", err)
+		os.Exit(1)
+	}
+	for {
+		if f, err := os.Open(path); err == nil {
+			f.Close()
+		}
+		time.Sleep(every)
+	}
 }
 
 var testCacheDir string

@@ -45,6 +45,10 @@ type RemoteOptions struct {
 	// CACert is a PEM file of extra certificate authorities to trust, in
 	// addition to the system's (and $SSL_CERT_FILE).
 	CACert string
+	// Mirrors maps a registry host to mirrors ("host[:port][/path]") that
+	// [Pull] tries, in order, before the registry itself (see
+	// [Config].Mirrors). Push ignores them.
+	Mirrors map[string][]string
 	// Progress receives one line per blob copied; nil for none.
 	Progress io.Writer
 }
@@ -200,31 +204,58 @@ func progressOptions(w io.Writer) oras.CopyGraphOptions {
 }
 
 // Pull copies the image ref (a tag or digest reference), with every
-// architecture's manifest, from its registry into s and tags it there. The
-// image must be an index. Nothing is tagged unless everything was copied:
-// a failed pull leaves index.json as it was.
+// architecture's manifest and its signature if the registry has one, from
+// its registry into s and tags it there. The mirrors of the registry
+// ([RemoteOptions].Mirrors) are tried first, in order; whichever serves
+// the image, it is stored under its canonical name ref. The image must be
+// an index. Nothing is tagged unless everything was copied: a failed pull
+// leaves index.json as it was.
 func Pull(ctx context.Context, s *Store, ref string, opts PullOptions) (ocispec.Descriptor, error) {
 	r, err := s.resolver.Parse(ref)
 	if err != nil {
 		return ocispec.Descriptor{}, err
 	}
-	fail := func(err error) (ocispec.Descriptor, error) {
-		return ocispec.Descriptor{}, fmt.Errorf("pull %s: %w", r, err)
+	var mirrorErrs []string
+	for _, src := range opts.mirrorsOf(r) {
+		desc, err := pullFrom(ctx, s, r, src, opts)
+		if err == nil {
+			return desc, nil
+		}
+		if src.Registry == r.Registry || ctx.Err() != nil || errors.Is(err, errStore) {
+			if len(mirrorErrs) > 0 {
+				err = fmt.Errorf("%w (mirrors tried first: %s)", err, strings.Join(mirrorErrs, "; "))
+			}
+			return ocispec.Descriptor{}, fmt.Errorf("pull %s: %w", r, err)
+		}
+		msg := fmt.Sprintf("mirror %s: %s", src.Name(), err)
+		mirrorErrs = append(mirrorErrs, msg)
+		if opts.Progress != nil {
+			fmt.Fprintln(opts.Progress, msg)
+		}
 	}
-	repo, hasCreds, err := opts.repository(r)
+	panic("unreachable: mirrorsOf ends with the registry itself")
+}
+
+// errStore marks failures of the local store during a pull: no other
+// source is tried after one.
+var errStore = errors.New("local store")
+
+// pullFrom is [Pull] from src, which is r or a mirror of it.
+func pullFrom(ctx context.Context, s *Store, r, src Reference, opts PullOptions) (ocispec.Descriptor, error) {
+	repo, hasCreds, err := opts.repository(src)
 	if err != nil {
-		return fail(err)
+		return ocispec.Descriptor{}, err
 	}
-	src := r.Tag
-	if r.Digest != "" {
-		src = r.Digest.String()
+	ref := src.Tag
+	if src.Digest != "" {
+		ref = src.Digest.String()
 	}
-	desc, err := repo.Resolve(ctx, src)
+	desc, err := repo.Resolve(ctx, ref)
 	if err != nil {
-		return fail(classify(err, r.Registry, hasCreds))
+		return ocispec.Descriptor{}, classify(err, src.Registry, hasCreds)
 	}
 	if desc.MediaType != ocispec.MediaTypeImageIndex {
-		return fail(fmt.Errorf("%s is not an image index (media type %q): %w", desc.Digest, desc.MediaType, ErrInvalidImage))
+		return ocispec.Descriptor{}, fmt.Errorf("%s is not an image index (media type %q): %w", desc.Digest, desc.MediaType, ErrInvalidImage)
 	}
 	desc = ocispec.Descriptor{MediaType: desc.MediaType, Digest: desc.Digest, Size: desc.Size}
 	// The signature (cosign legacy tag), if the registry has one, is
@@ -232,36 +263,74 @@ func Pull(ctx context.Context, s *Store, ref string, opts PullOptions) (ocispec.
 	sigTag := SignatureTag(desc.Digest)
 	sigDesc, err := repo.Resolve(ctx, sigTag)
 	hasSig := err == nil
-	if err != nil && !errors.Is(classify(err, r.Registry, hasCreds), ErrNotFound) {
-		return fail(classify(err, r.Registry, hasCreds))
+	if err != nil && !errors.Is(classify(err, src.Registry, hasCreds), ErrNotFound) {
+		return ocispec.Descriptor{}, classify(err, src.Registry, hasCreds)
 	}
+	// So are signatures stored as OCI 1.1 referrers (through the
+	// referrers API, or the sha256-<hex> tag of registries without it).
+	referrers, err := signatureReferrers(ctx, repo, desc)
+	if err != nil {
+		return ocispec.Descriptor{}, classify(err, src.Registry, hasCreds)
+	}
+	var remoteErr error
 	err = s.Update(ctx, func(dst oras.GraphTarget) error {
-		if err := oras.CopyGraph(ctx, repo, dst, desc, progressOptions(opts.Progress)); err != nil {
-			return classify(err, r.Registry, hasCreds)
+		copyGraph := func(d ocispec.Descriptor) error {
+			if err := oras.CopyGraph(ctx, repo, dst, d, progressOptions(opts.Progress)); err != nil {
+				remoteErr = classify(err, src.Registry, hasCreds)
+				return remoteErr
+			}
+			return nil
+		}
+		if err := copyGraph(desc); err != nil {
+			return err
 		}
 		if hasSig {
 			sigDesc = ocispec.Descriptor{MediaType: sigDesc.MediaType, Digest: sigDesc.Digest, Size: sigDesc.Size}
-			if err := oras.CopyGraph(ctx, repo, dst, sigDesc, progressOptions(opts.Progress)); err != nil {
-				return classify(err, r.Registry, hasCreds)
+			if err := copyGraph(sigDesc); err != nil {
+				return err
 			}
 			if err := dst.Tag(ctx, sigDesc, r.Name()+":"+sigTag); err != nil {
 				return err
 			}
 		}
-		// Record where the image came from: such images are verified
-		// before they run (see Verify).
+		// Untagged, they stay in the store as long as the image does.
+		for _, d := range referrers {
+			if err := copyGraph(d); err != nil {
+				return err
+			}
+		}
+		// Record where the image came from (its canonical repository,
+		// even when a mirror served it): such images are verified before
+		// they run (see Verify).
 		tagged := desc
 		tagged.Annotations = map[string]string{AnnotationSource: r.Name()}
 		return dst.Tag(ctx, tagged, r.String())
 	})
-	if err != nil {
-		return fail(err)
+	if err != nil && remoteErr == nil {
+		// Not the registry's fault: trying another one will not help.
+		return ocispec.Descriptor{}, &remoteError{msg: oneLine(err.Error()), kind: errStore, cause: err}
 	}
-	return desc, nil
+	return desc, err
 }
 
-// Push copies the image ref from s, with everything it refers to, to its
-// registry, and tags it there (for a tag reference).
+// signatureReferrers lists the referrers of desc in repo that are
+// signatures (see [Verify]), at most maxSignatureReferrers.
+func signatureReferrers(ctx context.Context, repo *remote.Repository, desc ocispec.Descriptor) ([]ocispec.Descriptor, error) {
+	var out []ocispec.Descriptor
+	err := repo.Referrers(ctx, desc, "", func(page []ocispec.Descriptor) error {
+		for _, d := range page {
+			if isSignatureArtifact(d.ArtifactType) && d.MediaType == ocispec.MediaTypeImageManifest && len(out) < maxSignatureReferrers {
+				out = append(out, ocispec.Descriptor{MediaType: d.MediaType, ArtifactType: d.ArtifactType, Digest: d.Digest, Size: d.Size})
+			}
+		}
+		return nil
+	})
+	return out, err
+}
+
+// Push copies the image ref from s, with everything it refers to and its
+// signatures (legacy tag and referrers, see [Verify]), to its registry,
+// and tags it there (for a tag reference).
 func Push(ctx context.Context, s *Store, ref string, opts PushOptions) (ocispec.Descriptor, error) {
 	r, err := s.resolver.Parse(ref)
 	if err != nil {
@@ -279,12 +348,27 @@ func Push(ctx context.Context, s *Store, ref string, opts PushOptions) (ocispec.
 	if err != nil {
 		return fail(err)
 	}
+	var referrers []ocispec.Descriptor
+	if err := s.read(ctx, func(snap *snapshot) error {
+		referrers = snap.signatureReferrers(ctx, desc.Digest)
+		return nil
+	}); err != nil {
+		return fail(err)
+	}
 	err = s.View(ctx, func(src oras.ReadOnlyGraphTarget) error {
 		if err := oras.CopyGraph(ctx, src, repo, desc, progressOptions(opts.Progress)); err != nil {
 			return err
 		}
 		if r.Tag != "" {
 			if err := repo.Tag(ctx, desc, r.Tag); err != nil {
+				return err
+			}
+		}
+		// After the image: a registry may refuse a subject it lacks. One
+		// without the referrers API gets the sha256-<hex> tag (oras-go
+		// maintains it).
+		for _, d := range referrers {
+			if err := oras.CopyGraph(ctx, src, repo, d, progressOptions(opts.Progress)); err != nil {
 				return err
 			}
 		}

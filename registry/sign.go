@@ -13,6 +13,8 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 
 	"github.com/opencontainers/go-digest"
 	"github.com/opencontainers/image-spec/specs-go"
@@ -32,6 +34,17 @@ const (
 	AnnotationSignature = "dev.cosignproject.cosign/signature"
 	// simpleSigningType is the payload's critical.type.
 	simpleSigningType = "cosign container image signature"
+
+	// ArtifactTypeCosignSignature is the artifact type of a cosign
+	// signature stored as an OCI 1.1 referrer of the image (the manifest's
+	// subject): the same simple-signing layer as the legacy tag form.
+	ArtifactTypeCosignSignature = "application/vnd.dev.cosign.artifact.sig.v1+json"
+	// MediaTypeSigstoreBundle is the artifact type of a referrer holding a
+	// Sigstore bundle v0.3, and the media type of its one layer, the
+	// bundle: a DSSE envelope around an in-toto statement naming the image.
+	MediaTypeSigstoreBundle = "application/vnd.dev.sigstore.bundle.v0.3+json"
+	// maxSignatureReferrers bounds the signature referrers read per image.
+	maxSignatureReferrers = 16
 
 	// AnnotationSource is set by [Pull] on the index.json entry of a pulled
 	// image: the repository (registry/repository) it was pulled from.
@@ -252,11 +265,16 @@ func (s *Store) Source(ctx context.Context, ref string) (string, error) {
 
 // Verify checks, using the local store only, that the image index ref
 // resolves to is signed by one of publicKeysPEM (PEM files of ECDSA
-// public keys). The signature is looked up as <repository>:sha256-<hex>.sig
-// in the repository of ref and in the one the image was pulled from. The
-// key is checked first, then that the signed payload names the image's
-// digest. Errors are one line and wrap [ErrNotSigned],
-// [ErrUntrustedSignature] or [ErrSignatureMismatch].
+// public keys). Signatures are looked up in three forms, as cosign writes
+// them: the legacy tag <repository>:sha256-<hex>.sig, in the repository
+// of ref and in the one the image was pulled from; OCI 1.1 referrers of
+// the image (manifests whose subject is the image) with artifact type
+// [ArtifactTypeCosignSignature]; and referrers holding a Sigstore bundle
+// ([MediaTypeSigstoreBundle]). One signature that verifies is enough. For
+// each, the key is checked first, then that the signed payload names the
+// image's digest. Errors are one line and wrap [ErrNotSigned],
+// [ErrUntrustedSignature], [ErrSignatureMismatch] or, for a malformed
+// signature, [ErrInvalidImage].
 func Verify(ctx context.Context, s *Store, ref string, publicKeysPEM [][]byte) error {
 	_, err := VerifyResolve(ctx, s, ref, publicKeysPEM)
 	return err
@@ -290,28 +308,26 @@ func VerifyResolve(ctx context.Context, s *Store, ref string, publicKeysPEM [][]
 		} else if err != nil {
 			return err
 		}
-		repos := []string{r.Name()}
-		if src := desc.Annotations[AnnotationSource]; src != "" && src != r.Name() {
-			repos = append(repos, src)
-		}
-		var sigDesc ocispec.Descriptor
-		found := false
-		for _, repo := range repos {
-			sr, err := s.resolver.Parse(repo + ":" + SignatureTag(desc.Digest))
-			if err != nil {
-				continue
-			}
-			if d, err := snap.resolve(ctx, sr); err == nil {
-				sigDesc, found = d, true
-				break
-			}
-		}
-		if !found {
+		sigs := s.signatures(ctx, snap, r, desc)
+		if len(sigs) == 0 {
 			return &remoteError{kind: ErrNotSigned, cause: ErrNotSigned, msg: fmt.Sprintf(
-				"image %s is not signed (no %s in the local store; pull it with its signature, or run with --verify-image=false)",
+				"image %s is not signed (no %s tag or referrer signature in the local store; pull it with its signature, or run with --verify-image=false)",
 				name, SignatureTag(desc.Digest))}
 		}
-		return verifySignature(ctx, snap, sigDesc, desc, keys, name)
+		var first error
+		for _, sig := range sigs {
+			err := verifySignature(ctx, snap, sig, desc, keys, name)
+			if err == nil {
+				return nil
+			}
+			if first == nil {
+				first = err
+			}
+		}
+		if len(sigs) > 1 {
+			return &remoteError{msg: fmt.Sprintf("%s (and %d other signatures did not verify either)", first, len(sigs)-1), kind: first, cause: first}
+		}
+		return first
 	})
 	if err != nil {
 		return ocispec.Descriptor{}, err
@@ -319,6 +335,68 @@ func VerifyResolve(ctx context.Context, s *Store, ref string, publicKeysPEM [][]
 	return desc, nil
 }
 
+// signatures returns the signatures of image in snap, in the order they
+// are tried: legacy tags, then referrers by digest.
+func (s *Store) signatures(ctx context.Context, snap *snapshot, r Reference, image ocispec.Descriptor) []ocispec.Descriptor {
+	var sigs []ocispec.Descriptor
+	repos := []string{r.Name()}
+	if src := image.Annotations[AnnotationSource]; src != "" && src != r.Name() {
+		repos = append(repos, src)
+	}
+	for _, repo := range repos {
+		sr, err := s.resolver.Parse(repo + ":" + SignatureTag(image.Digest))
+		if err != nil {
+			continue
+		}
+		if d, err := snap.resolve(ctx, sr); err == nil {
+			sigs = append(sigs, d)
+			break
+		}
+	}
+	return append(sigs, snap.signatureReferrers(ctx, image.Digest)...)
+}
+
+// signatureReferrers returns the untagged manifests of the store whose
+// subject is subject and whose artifact type is a signature's, sorted by
+// digest, at most maxSignatureReferrers.
+func (snap *snapshot) signatureReferrers(ctx context.Context, subject digest.Digest) []ocispec.Descriptor {
+	var out []ocispec.Descriptor
+	for _, d := range snap.index.Manifests {
+		if d.Annotations[ocispec.AnnotationRefName] != "" || d.MediaType != ocispec.MediaTypeImageManifest {
+			continue
+		}
+		var m ocispec.Manifest
+		if snap.fetchJSON(ctx, d, &m) != nil || m.Subject == nil || m.Subject.Digest != subject || !isSignatureArtifact(artifactType(m)) {
+			continue
+		}
+		d = withoutRefName(d)
+		d.ArtifactType = artifactType(m)
+		if !slices.ContainsFunc(out, func(o ocispec.Descriptor) bool { return o.Digest == d.Digest }) {
+			out = append(out, d)
+		}
+	}
+	slices.SortFunc(out, func(a, b ocispec.Descriptor) int { return strings.Compare(string(a.Digest), string(b.Digest)) })
+	if len(out) > maxSignatureReferrers {
+		out = out[:maxSignatureReferrers]
+	}
+	return out
+}
+
+// artifactType is the manifest's artifactType, or its config media type
+// (how artifacts were typed before image-spec 1.1).
+func artifactType(m ocispec.Manifest) string {
+	if m.ArtifactType != "" {
+		return m.ArtifactType
+	}
+	return m.Config.MediaType
+}
+
+func isSignatureArtifact(t string) bool {
+	return t == ArtifactTypeCosignSignature || t == MediaTypeSigstoreBundle
+}
+
+// verifySignature checks one signature manifest of any form against the
+// image.
 func verifySignature(ctx context.Context, snap *snapshot, sigDesc, image ocispec.Descriptor, keys []*ecdsa.PublicKey, name string) error {
 	invalid := func(format string, a ...any) error {
 		return fmt.Errorf("signature of %s (%s): %s: %w", name, sigDesc.Digest, fmt.Sprintf(format, a...), ErrInvalidImage)
@@ -329,6 +407,9 @@ func verifySignature(ctx context.Context, snap *snapshot, sigDesc, image ocispec
 	var m ocispec.Manifest
 	if err := snap.fetchJSON(ctx, sigDesc, &m); err != nil {
 		return err
+	}
+	if artifactType(m) == MediaTypeSigstoreBundle {
+		return verifyBundle(ctx, snap, m, image, keys, name, invalid)
 	}
 	if len(m.Layers) != 1 || m.Layers[0].MediaType != MediaTypeSimpleSigning {
 		return invalid("want exactly one %s layer", MediaTypeSimpleSigning)
@@ -345,17 +426,8 @@ func verifySignature(ctx context.Context, snap *snapshot, sigDesc, image ocispec
 	if err != nil {
 		return err
 	}
-	sum := sha256.Sum256(payload)
-	ok := false
-	for _, k := range keys {
-		if ecdsa.VerifyASN1(k, sum[:], sig) {
-			ok = true
-			break
-		}
-	}
-	if !ok {
-		return &remoteError{kind: ErrUntrustedSignature, cause: ErrUntrustedSignature,
-			msg: fmt.Sprintf("signature of %s does not match any trusted key", name)}
+	if !verifiedBy(keys, payload, sig) {
+		return untrusted(name)
 	}
 	// Only a payload whose signature checked out is read.
 	var p simpleSigning
@@ -365,9 +437,108 @@ func verifySignature(ctx context.Context, snap *snapshot, sigDesc, image ocispec
 	if p.Critical.Type != simpleSigningType {
 		return invalid("payload type %q", p.Critical.Type)
 	}
-	if got := p.Critical.Image.DockerManifestDigest; got != image.Digest.String() {
+	return sameImage(p.Critical.Image.DockerManifestDigest, image, name)
+}
+
+func verifiedBy(keys []*ecdsa.PublicKey, msg, sig []byte) bool {
+	sum := sha256.Sum256(msg)
+	for _, k := range keys {
+		if ecdsa.VerifyASN1(k, sum[:], sig) {
+			return true
+		}
+	}
+	return false
+}
+
+func untrusted(name string) error {
+	return &remoteError{kind: ErrUntrustedSignature, cause: ErrUntrustedSignature,
+		msg: fmt.Sprintf("signature of %s does not match any trusted key", name)}
+}
+
+func sameImage(signed string, image ocispec.Descriptor, name string) error {
+	if signed != image.Digest.String() {
 		return &remoteError{kind: ErrSignatureMismatch, cause: ErrSignatureMismatch,
-			msg: fmt.Sprintf("signature of %s is for %s, not for the image (tampered?)", name, got)}
+			msg: fmt.Sprintf("signature of %s is for %s, not for the image (tampered?)", name, signed)}
 	}
 	return nil
+}
+
+// Sigstore bundle v0.3 with a DSSE envelope, as far as key-based
+// verification reads it. Certificates and transparency-log entries, if
+// any, are not checked: the trusted keys are.
+type sigstoreBundle struct {
+	MediaType    string `json:"mediaType"`
+	DSSEEnvelope *struct {
+		Payload     string `json:"payload"`
+		PayloadType string `json:"payloadType"`
+		Signatures  []struct {
+			Sig string `json:"sig"`
+		} `json:"signatures"`
+	} `json:"dsseEnvelope"`
+}
+
+// inTotoStatement is the part of the signed in-toto statement that names
+// the image.
+type inTotoStatement struct {
+	Type    string `json:"_type"`
+	Subject []struct {
+		Digest map[string]string `json:"digest"`
+	} `json:"subject"`
+}
+
+// dssePAE is DSSE's pre-authentication encoding of a payload, what the
+// signature signs.
+func dssePAE(payloadType string, payload []byte) []byte {
+	return fmt.Appendf(nil, "DSSEv1 %d %s %d %s", len(payloadType), payloadType, len(payload), payload)
+}
+
+func verifyBundle(ctx context.Context, snap *snapshot, m ocispec.Manifest, image ocispec.Descriptor, keys []*ecdsa.PublicKey, name string, invalid func(string, ...any) error) error {
+	if len(m.Layers) != 1 || m.Layers[0].MediaType != MediaTypeSigstoreBundle {
+		return invalid("want exactly one %s layer", MediaTypeSigstoreBundle)
+	}
+	if m.Layers[0].Size > maxManifestSize {
+		return invalid("bundle of %d bytes", m.Layers[0].Size)
+	}
+	data, err := snap.fetch(ctx, m.Layers[0])
+	if err != nil {
+		return err
+	}
+	var b sigstoreBundle
+	if err := json.Unmarshal(data, &b); err != nil {
+		return invalid("bundle: %v", err)
+	}
+	if b.MediaType != MediaTypeSigstoreBundle {
+		return invalid("bundle media type %q", b.MediaType)
+	}
+	env := b.DSSEEnvelope
+	if env == nil {
+		return invalid("bundle without a DSSE envelope")
+	}
+	if len(env.Signatures) != 1 {
+		return invalid("DSSE envelope with %d signatures, want 1", len(env.Signatures))
+	}
+	payload, err := base64.StdEncoding.DecodeString(env.Payload)
+	if err != nil {
+		return invalid("DSSE payload is not base64")
+	}
+	sig, err := base64.StdEncoding.DecodeString(env.Signatures[0].Sig)
+	if err != nil || len(sig) == 0 {
+		return invalid("DSSE signature is not base64")
+	}
+	if !verifiedBy(keys, dssePAE(env.PayloadType, payload), sig) {
+		return untrusted(name)
+	}
+	// Only a statement whose signature checked out is read.
+	var st inTotoStatement
+	if err := json.Unmarshal(payload, &st); err != nil {
+		return invalid("in-toto statement: %v", err)
+	}
+	if len(st.Subject) == 0 {
+		return invalid("in-toto statement without subject")
+	}
+	hex, ok := st.Subject[0].Digest[image.Digest.Algorithm().String()]
+	if !ok {
+		return invalid("in-toto subject without a %s digest", image.Digest.Algorithm())
+	}
+	return sameImage(image.Digest.Algorithm().String()+":"+hex, image, name)
 }

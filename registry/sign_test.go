@@ -3,6 +3,9 @@ package registry
 import (
 	"bytes"
 	"context"
+	"crypto/ecdsa"
+	"crypto/rand"
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -14,8 +17,10 @@ import (
 
 	"github.com/gadgetkit/ig/internal/testutil"
 	"github.com/opencontainers/go-digest"
+	"github.com/opencontainers/image-spec/specs-go"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"oras.land/oras-go/v2"
+	"oras.land/oras-go/v2/content"
 )
 
 func testKeys(t *testing.T) (priv, pub []byte) {
@@ -98,7 +103,7 @@ func TestSignVerify(t *testing.T) {
 		s := setup(t)
 		err := Verify(ctx, s, ref, [][]byte{pub})
 		desc, _ := s.Resolve(ctx, ref)
-		want := "image localhost:5000/gadgets/signed:v1 is not signed (no " + SignatureTag(desc.Digest) + " in the local store; pull it with its signature, or run with --verify-image=false)"
+		want := "image localhost:5000/gadgets/signed:v1 is not signed (no " + SignatureTag(desc.Digest) + " tag or referrer signature in the local store; pull it with its signature, or run with --verify-image=false)"
 		if !errors.Is(err, ErrNotSigned) || err.Error() != want {
 			t.Fatalf("got %v\nwant %s", err, want)
 		}
@@ -179,6 +184,94 @@ func TestSignVerify(t *testing.T) {
 	})
 }
 
+// TestRemoveDropsSignature: the signature kept in the store for offline
+// verification (and other attachments by tag) goes with the last tag of
+// its image, and so do the blobs only it used.
+func TestRemoveDropsSignature(t *testing.T) {
+	ctx := context.Background()
+	priv, pub := testKeys(t)
+	const (
+		repo  = "localhost:5000/gadgets/signed"
+		ref   = repo + ":v1"
+		other = "localhost:5000/mirror/signed:v2"
+		keep  = "localhost:5000/gadgets/kept:v1"
+	)
+	s := openTestStore(t)
+	img, err := s.Put(ctx, ref, fakeArtifact("signed"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Put(ctx, keep, fakeArtifact("kept")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Sign(ctx, s, keep, priv); err != nil {
+		t.Fatal(err)
+	}
+	beforeSign := blobCount(t, s)
+	sig, err := Sign(ctx, s, ref, priv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := blobCount(t, s); n != beforeSign+3 {
+		t.Fatalf("signing added %d blobs, want 3 (manifest, config, payload)", n-beforeSign)
+	}
+	// A cosign attestation of the image, attached by tag too.
+	if err := s.Tag(ctx, repo+":"+SignatureTag(img.Digest), repo+":"+strings.TrimSuffix(SignatureTag(img.Digest), ".sig")+".att"); err != nil {
+		t.Fatal(err)
+	}
+	sigRef := repo + ":" + SignatureTag(img.Digest)
+
+	// Another tag of the same image: the signature stays.
+	if err := s.Tag(ctx, ref, other); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Remove(ctx, ref); err != nil {
+		t.Fatal(err)
+	}
+	if d, err := s.Resolve(ctx, sigRef); err != nil || d.Digest != sig.Digest {
+		t.Fatalf("signature removed while %s still tags the image: %v", other, err)
+	}
+	if err := s.Tag(ctx, other, ref); err != nil {
+		t.Fatal(err)
+	}
+	if err := Verify(ctx, s, ref, [][]byte{pub}); err != nil {
+		t.Fatal(err)
+	}
+
+	// The last tag (removed by digest here): signature, attestation and
+	// their blobs go; the other image and its signature stay.
+	if err := s.Remove(ctx, other); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Remove(ctx, repo+"@"+img.Digest.String()); err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range []string{ref, sigRef, repo + ":" + strings.TrimSuffix(SignatureTag(img.Digest), ".sig") + ".att"} {
+		if _, err := s.Resolve(ctx, r); !errors.Is(err, ErrNotFound) {
+			t.Errorf("%s still in the store: %v", r, err)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(s.Path(), "blobs", "sha256", sig.Digest.Encoded())); !os.IsNotExist(err) {
+		t.Errorf("signature manifest blob left: %v", err)
+	}
+	idx := readIndexJSON(t, s)
+	if len(idx.Manifests) != 2 {
+		t.Errorf("index.json has %d entries, want the kept image and its signature: %+v", len(idx.Manifests), idx.Manifests)
+	}
+	if err := Verify(ctx, s, keep, [][]byte{pub}); err != nil {
+		t.Errorf("unrelated signature broken: %v", err)
+	}
+	if err := s.Remove(ctx, keep); err != nil {
+		t.Fatal(err)
+	}
+	if n := blobCount(t, s); n != 0 {
+		t.Errorf("%d blobs left in an empty store", n)
+	}
+	if idx := readIndexJSON(t, s); len(idx.Manifests) != 0 {
+		t.Errorf("index.json not empty: %+v", idx.Manifests)
+	}
+}
+
 // forgeSignature stores m, with payload as its layer, as the signature of
 // ref, as an attacker with write access to the store could.
 func forgeSignature(t *testing.T, s *Store, ref string, m ocispec.Manifest, payload []byte) {
@@ -203,6 +296,11 @@ func forgeSignature(t *testing.T, s *Store, ref string, m ocispec.Manifest, payl
 	}
 }
 
+// TestSignEndToEnd checks the signing commands and ig run's image policy
+// (keys, --verify-image, allowed gadgets) offline after a pull. The tiny
+// gadget has no datasource, and every check happens before the gadget is
+// loaded, so ig run is given --help here; TestRunFromRegistry runs the real
+// trace_open from a registry and reads its events.
 func TestSignEndToEnd(t *testing.T) {
 	testutil.RequireRoot(t)
 	requireTools(t, "clang", "llvm-strip", "bpftool")
@@ -233,9 +331,13 @@ func TestSignEndToEnd(t *testing.T) {
 		t.Fatal(err)
 	}
 	sigRef := reg.Plain + "/gadgets/signed:" + SignatureTag(desc.Digest)
-	ig.MustRun(t, "image", "remove", ref, sigRef)
+	// Removing the image removes its signature, and every blob goes.
+	ig.MustRun(t, "image", "remove", ref)
 	if _, err := s.Resolve(ctx, sigRef); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("signature still in the store: %v", err)
+	}
+	if n := blobCount(t, s); n != 0 {
+		t.Fatalf("%d blobs left after removing the only image", n)
 	}
 	out := ig.MustRun(t, "image", "pull", insecure, ref)
 	if !strings.Contains(out, desc.Digest.String()) {
@@ -292,4 +394,242 @@ func mustRead(t *testing.T, path string) []byte {
 		t.Fatal(err)
 	}
 	return data
+}
+
+// blobData is a blob and its descriptor.
+type blobData struct {
+	d    ocispec.Descriptor
+	data []byte
+}
+
+// Forms of referrer signatures, as cosign writes them.
+const (
+	formCosign = "cosign OCI 1.1 referrer"
+	formBundle = "sigstore bundle"
+)
+
+// referrerSignature makes a signature of subject in form, stating that
+// the signed image is signed (subject.Digest, or another digest to forge
+// a mismatch), with nsig signatures (bundles only). The manifest comes
+// first.
+func referrerSignature(t *testing.T, form string, priv []byte, subject ocispec.Descriptor, signed digest.Digest, nsig int) []blobData {
+	t.Helper()
+	key, err := parsePrivateKey(priv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sign := func(msg []byte) string {
+		sum := sha256.Sum256(msg)
+		sig, err := ecdsa.SignASN1(rand.Reader, key, sum[:])
+		if err != nil {
+			t.Fatal(err)
+		}
+		return base64.StdEncoding.EncodeToString(sig)
+	}
+	subject = ocispec.Descriptor{MediaType: subject.MediaType, Digest: subject.Digest, Size: subject.Size}
+	m := ocispec.Manifest{
+		Versioned: specs.Versioned{SchemaVersion: 2},
+		MediaType: ocispec.MediaTypeImageManifest,
+		Config:    ocispec.DescriptorEmptyJSON,
+		Subject:   &subject,
+	}
+	var layer blobData
+	switch form {
+	case formCosign:
+		var p simpleSigning
+		p.Critical.Identity.DockerReference = "example.com/x"
+		p.Critical.Image.DockerManifestDigest = signed.String()
+		p.Critical.Type = simpleSigningType
+		payload, _ := json.Marshal(p)
+		layer = blobData{content.NewDescriptorFromBytes(MediaTypeSimpleSigning, payload), payload}
+		layer.d.Annotations = map[string]string{AnnotationSignature: sign(payload)}
+		m.ArtifactType = ArtifactTypeCosignSignature
+	case formBundle:
+		statement, _ := json.Marshal(map[string]any{
+			"_type":         "https://in-toto.io/Statement/v1",
+			"subject":       []any{map[string]any{"name": "example.com/x", "digest": map[string]string{"sha256": signed.Encoded()}}},
+			"predicateType": "https://sigstore.dev/cosign/sign/v1",
+			"predicate":     map[string]any{},
+		})
+		const payloadType = "application/vnd.in-toto+json"
+		var sigs []map[string]string
+		for range nsig {
+			sigs = append(sigs, map[string]string{"keyid": "", "sig": sign(dssePAE(payloadType, statement))})
+		}
+		bundle, _ := json.Marshal(map[string]any{
+			"mediaType":            MediaTypeSigstoreBundle,
+			"verificationMaterial": map[string]any{"publicKey": map[string]string{"hint": "test"}},
+			"dsseEnvelope": map[string]any{
+				"payload":     base64.StdEncoding.EncodeToString(statement),
+				"payloadType": payloadType,
+				"signatures":  sigs,
+			},
+		})
+		layer = blobData{content.NewDescriptorFromBytes(MediaTypeSigstoreBundle, bundle), bundle}
+		m.ArtifactType = MediaTypeSigstoreBundle
+		m.Annotations = map[string]string{"dev.sigstore.bundle.content": "dsse-envelope"}
+	default:
+		t.Fatalf("unknown form %q", form)
+	}
+	m.Layers = []ocispec.Descriptor{layer.d}
+	data, _ := json.Marshal(m)
+	md := content.NewDescriptorFromBytes(ocispec.MediaTypeImageManifest, data)
+	md.ArtifactType = m.ArtifactType
+	return []blobData{{md, data}, layer, {ocispec.DescriptorEmptyJSON, []byte("{}")}}
+}
+
+// storeReferrer adds blobs (a referrer, manifest first) to s, untagged.
+func storeReferrer(t *testing.T, s *Store, blobs []blobData) {
+	t.Helper()
+	ctx := context.Background()
+	err := s.Update(ctx, func(dst oras.GraphTarget) error {
+		for i := len(blobs) - 1; i >= 0; i-- {
+			if err := pushIfMissing(ctx, dst, blobs[i].d, blobs[i].data); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestVerifyReferrerSignatures: signatures stored as OCI 1.1 referrers of
+// the image, in cosign's and in the Sigstore bundle form.
+func TestVerifyReferrerSignatures(t *testing.T) {
+	ctx := context.Background()
+	priv, pub := testKeys(t)
+	otherPriv, otherPub := testKeys(t)
+	const ref = "localhost:5000/gadgets/signed:v1"
+	for _, form := range []string{formCosign, formBundle} {
+		t.Run(form, func(t *testing.T) {
+			s := openTestStore(t)
+			img, err := s.Put(ctx, ref, fakeArtifact("signed"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			other, err := s.Put(ctx, "localhost:5000/gadgets/other:v1", fakeArtifact("other"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			// A signature of the other image does not count for this one.
+			storeReferrer(t, s, referrerSignature(t, form, priv, other, other.Digest, 1))
+			if err := Verify(ctx, s, ref, [][]byte{pub}); !errors.Is(err, ErrNotSigned) {
+				t.Fatalf("signature of another image: %v", err)
+			}
+			storeReferrer(t, s, referrerSignature(t, form, priv, img, img.Digest, 1))
+			if err := Verify(ctx, s, ref, [][]byte{otherPub, pub}); err != nil {
+				t.Fatal(err)
+			}
+			if err := Verify(ctx, s, ref, [][]byte{otherPub}); !errors.Is(err, ErrUntrustedSignature) ||
+				err.Error() != "signature of "+ref+" does not match any trusted key" {
+				t.Fatalf("wrong key: %v", err)
+			}
+			// Kept across unrelated commits, not listed as an image.
+			if _, err := s.Put(ctx, "third", fakeArtifact("third")); err != nil {
+				t.Fatal(err)
+			}
+			if err := Verify(ctx, s, ref, [][]byte{pub}); err != nil {
+				t.Fatal(err)
+			}
+			if l, _ := s.List(ctx); len(l) != 3 {
+				t.Fatalf("list: %+v", l)
+			}
+
+			// A valid signature (other key) stating another digest, attached
+			// to this image: the key is checked, then the digest.
+			s2 := openTestStore(t)
+			img2, _ := s2.Put(ctx, ref, fakeArtifact("signed"))
+			storeReferrer(t, s2, referrerSignature(t, form, otherPriv, img2, other.Digest, 1))
+			err = Verify(ctx, s2, ref, [][]byte{otherPub})
+			if !errors.Is(err, ErrSignatureMismatch) || err.Error() != "signature of "+ref+" is for "+other.Digest.String()+", not for the image (tampered?)" {
+				t.Fatalf("mismatch: %v", err)
+			}
+			// One good signature among bad ones is enough; when none is
+			// good, the first error is given, and how many others failed.
+			storeReferrer(t, s2, referrerSignature(t, form, priv, img2, img2.Digest, 1))
+			if err := Verify(ctx, s2, ref, [][]byte{otherPub, pub}); err != nil {
+				t.Fatalf("good among bad: %v", err)
+			}
+			_, thirdPub := testKeys(t)
+			err = Verify(ctx, s2, ref, [][]byte{thirdPub})
+			if !errors.Is(err, ErrUntrustedSignature) || !strings.HasSuffix(err.Error(), "(and 1 other signatures did not verify either)") {
+				t.Fatalf("two bad: %v", err)
+			}
+
+			// Removing the image drops its referrers and their blobs.
+			if err := s.Remove(ctx, ref); err != nil {
+				t.Fatal(err)
+			}
+			for _, d := range readIndexJSON(t, s).Manifests {
+				var m ocispec.Manifest
+				json.Unmarshal(readBlob(t, s, d.Digest), &m)
+				if m.Subject != nil && m.Subject.Digest == img.Digest {
+					t.Errorf("referrer %s of the removed image left", d.Digest)
+				}
+			}
+		})
+	}
+
+	t.Run("bundle with two signatures", func(t *testing.T) {
+		s := openTestStore(t)
+		img, _ := s.Put(ctx, ref, fakeArtifact("signed"))
+		storeReferrer(t, s, referrerSignature(t, formBundle, priv, img, img.Digest, 2))
+		if err := Verify(ctx, s, ref, [][]byte{pub}); !errors.Is(err, ErrInvalidImage) || !strings.Contains(err.Error(), "2 signatures, want 1") {
+			t.Fatalf("got %v", err)
+		}
+	})
+}
+
+// TestReferrerSignaturesRemote: signatures stored as referrers travel
+// with push and pull through a registry without the referrers API
+// (docker-registry 2.8: the sha256-<hex> tag), and verify offline after.
+func TestReferrerSignaturesRemote(t *testing.T) {
+	ctx := context.Background()
+	reg := testutil.StartRegistry(t, filepath.Join(t.TempDir(), "registry"))
+	opts := RemoteOptions{Insecure: []string{reg.Plain}}
+	priv, pub := testKeys(t)
+	for _, form := range []string{formCosign, formBundle} {
+		t.Run(form, func(t *testing.T) {
+			ref := reg.Plain + "/gadgets/" + strings.Fields(form)[0] + ":v1"
+			src := openTestStore(t)
+			img, err := src.Put(ctx, ref, fakeArtifact(form))
+			if err != nil {
+				t.Fatal(err)
+			}
+			sig := referrerSignature(t, form, priv, img, img.Digest, 1)
+			storeReferrer(t, src, sig)
+			if _, err := Push(ctx, src, ref, opts); err != nil {
+				t.Fatal(err)
+			}
+			// The registry lists it under the referrers tag.
+			r, _ := ParseReference(ref)
+			repo, _, err := opts.repository(r)
+			if err != nil {
+				t.Fatal(err)
+			}
+			listed, err := signatureReferrers(ctx, repo, img)
+			if err != nil || len(listed) != 1 || listed[0].Digest != sig[0].d.Digest {
+				t.Fatalf("referrers in the registry: %v %v", listed, err)
+			}
+
+			s := openTestStore(t)
+			if _, err := Pull(ctx, s, ref, opts); err != nil {
+				t.Fatal(err)
+			}
+			if err := Verify(ctx, s, ref, [][]byte{pub}); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := s.Resolve(ctx, r.Name()+":"+SignatureTag(img.Digest)); !errors.Is(err, ErrNotFound) {
+				t.Fatalf("a legacy signature appeared: %v", err)
+			}
+			if err := s.Remove(ctx, ref); err != nil {
+				t.Fatal(err)
+			}
+			if n := blobCount(t, s); n != 0 {
+				t.Fatalf("%d blobs left", n)
+			}
+		})
+	}
 }

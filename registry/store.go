@@ -231,8 +231,12 @@ func (s *Store) List(ctx context.Context) ([]ImageInfo, error) {
 }
 
 // Remove untags ref. For a digest reference that is not itself a tag, it
-// untags every tag of that repository pointing to the digest. Blobs no
-// longer reachable from any tag are deleted.
+// untags every tag of that repository pointing to the digest. When no tag
+// is left pointing to an untagged image, what was attached to it by tag,
+// in any repository, goes too: its signature (the cosign legacy tag
+// sha256-<hex>.sig kept for offline verification, see [Sign] and [Pull]),
+// cosign's .att and .sbom tags and the OCI referrers fallback tag
+// sha256-<hex>. Blobs no longer reachable from any tag are deleted.
 func (s *Store) Remove(ctx context.Context, ref string) error {
 	r, err := s.resolver.Parse(ref)
 	if err != nil {
@@ -243,9 +247,56 @@ func (s *Store) Remove(ctx context.Context, ref string) error {
 		if len(tags) == 0 {
 			return s.notFound(r.String())
 		}
+		var untagged []digest.Digest
+		for _, d := range t.index.Manifests {
+			if slices.Contains(tags, d.Annotations[ocispec.AnnotationRefName]) {
+				untagged = append(untagged, d.Digest)
+			}
+		}
 		t.untag(tags...)
+		t.untagAttachments(untagged)
 		return nil
 	})
+}
+
+// untagAttachments untags the attachments (see [isAttachmentTag]) of each
+// digest that no tag points to any more.
+func (t *txn) untagAttachments(digests []digest.Digest) {
+	for _, dg := range digests {
+		if slices.ContainsFunc(t.index.Manifests, func(d ocispec.Descriptor) bool {
+			return d.Digest == dg && d.Annotations[ocispec.AnnotationRefName] != ""
+		}) {
+			continue // still tagged: its signature is still needed
+		}
+		var refs []string
+		for _, d := range t.index.Manifests {
+			ref := d.Annotations[ocispec.AnnotationRefName]
+			if isAttachmentTag(tagOf(ref), dg) {
+				refs = append(refs, ref)
+			}
+		}
+		t.untag(refs...)
+	}
+}
+
+// isAttachmentTag tells whether tag names something attached by tag to the
+// content with digest d: cosign's <alg>-<hex>.sig, .att and .sbom, or the
+// OCI 1.1 referrers fallback tag <alg>-<hex>.
+func isAttachmentTag(tag string, d digest.Digest) bool {
+	rest, ok := strings.CutPrefix(tag, d.Algorithm().String()+"-"+d.Encoded())
+	return ok && (rest == "" || rest == ".sig" || rest == ".att" || rest == ".sbom")
+}
+
+// tagOf returns the tag of a normalised "registry/repository:tag"
+// reference, or "" for a digest reference.
+func tagOf(ref string) string {
+	if strings.Contains(ref, "@") {
+		return ""
+	}
+	if i := strings.LastIndexByte(ref, ':'); i > strings.LastIndexByte(ref, '/') {
+		return ref[i+1:]
+	}
+	return ""
 }
 
 // View runs fn with a read-only oras target over the store, under the
@@ -371,11 +422,38 @@ func (snap *snapshot) tagsFor(r Reference) []string {
 	return tags
 }
 
-// fetch reads a whole blob, checking size and digest.
+// exactReadLimit is the largest blob fetch reads into a buffer of exactly
+// its declared size; larger ones grow as they are read, so a forged size
+// cannot make it allocate more than this up front.
+const exactReadLimit = 64 << 20
+
+// fetch reads a whole blob, checking size and digest. Blobs up to
+// exactReadLimit are read into a buffer of their exact size: a Wasm module
+// or an eBPF object then costs its size in memory for the whole run, not
+// the up to twice as much a growing buffer keeps.
 func (snap *snapshot) fetch(ctx context.Context, d ocispec.Descriptor) ([]byte, error) {
-	data, err := content.FetchAll(ctx, snap.storage, d)
-	if err != nil {
+	fail := func(err error) ([]byte, error) {
 		return nil, fmt.Errorf("read blob %s (%s): %w", d.Digest, d.MediaType, err)
+	}
+	if d.Size < 0 || d.Size > exactReadLimit {
+		data, err := content.FetchAll(ctx, snap.storage, d)
+		if err != nil {
+			return fail(err)
+		}
+		return data, nil
+	}
+	rc, err := snap.storage.Fetch(ctx, d)
+	if err != nil {
+		return fail(err)
+	}
+	defer rc.Close()
+	vr := content.NewVerifyReader(rc, d)
+	data := make([]byte, d.Size)
+	if _, err := io.ReadFull(vr, data); err != nil {
+		return fail(err)
+	}
+	if err := vr.Verify(); err != nil { // no trailing data, digest matches
+		return fail(err)
 	}
 	return data, nil
 }

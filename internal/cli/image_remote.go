@@ -41,16 +41,18 @@ type remoteFlags struct {
 
 func (f *remoteFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&f.authFile, "authfile", "", "docker config.json with credentials (default $"+registry.EnvAuthFile+", /var/lib/ig/config.json for root, else ~/.docker/config.json)")
-	fs.StringSliceVar(&f.insecure, "insecure-registries", nil, "registries (host[:port]) contacted over plain HTTP, without credentials")
+	fs.StringSliceVar(&f.insecure, "insecure-registries", nil, "registries (host[:port]) contacted over plain HTTP, without credentials (added to registry.insecure of the config file)")
 	fs.StringVar(&f.caCert, "tls-ca", "", "PEM file of extra certificate authorities to trust")
 }
 
-func (f *remoteFlags) options(env Env) registry.RemoteOptions {
+// options are the flags' remote options, completed with the configured
+// insecure registries and mirrors.
+func (f *remoteFlags) options(env Env) (registry.RemoteOptions, error) {
 	o := registry.RemoteOptions{AuthFile: f.authFile, Insecure: f.insecure, CACert: f.caCert}
 	if isTerminal(env.Stdout) {
 		o.Progress = env.Stderr
 	}
-	return o
+	return remoteOptions(env, o)
 }
 
 func isTerminal(w io.Writer) bool {
@@ -73,7 +75,11 @@ func newImagePullCmd(env Env) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			desc, err := registry.Pull(cmd.Context(), st, args[0], rf.options(env))
+			opts, err := rf.options(env)
+			if err != nil {
+				return err
+			}
+			desc, err := registry.Pull(cmd.Context(), st, args[0], opts)
 			if err != nil {
 				return err
 			}
@@ -97,7 +103,11 @@ func newImagePushCmd(env Env) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			desc, err := registry.Push(cmd.Context(), st, args[0], rf.options(env))
+			opts, err := rf.options(env)
+			if err != nil {
+				return err
+			}
+			desc, err := registry.Push(cmd.Context(), st, args[0], opts)
 			if err != nil {
 				return err
 			}
@@ -174,7 +184,11 @@ func newImageLoginCmd(env Env) *cobra.Command {
 			if user == "" {
 				return errors.New("login: --username is required")
 			}
-			path, err := registry.Login(cmd.Context(), args[0], user, password, rf.options(env))
+			opts, err := rf.options(env)
+			if err != nil {
+				return err
+			}
+			path, err := registry.Login(cmd.Context(), args[0], user, password, opts)
 			if err != nil {
 				return err
 			}
@@ -315,7 +329,8 @@ func pullPolicy(fs *pflag.FlagSet, args []string) (string, []string, error) {
 
 // applyPullPolicy pulls image into the local store as policy says.
 // Credentials come from the default auth file ($REGISTRY_AUTH_FILE), plain
-// HTTP registries from $IG_INSECURE_REGISTRIES.
+// HTTP registries from $IG_INSECURE_REGISTRIES and the configuration file,
+// which also names mirrors.
 func applyPullPolicy(ctx context.Context, env Env, policy, image string) error {
 	if policy == PullNever {
 		return nil
@@ -334,6 +349,9 @@ func applyPullPolicy(ctx context.Context, env Env, policy, image string) error {
 	opts := registry.RemoteOptions{}
 	if v := env.Getenv(EnvInsecureRegistries); v != "" {
 		opts.Insecure = strings.Split(v, ",")
+	}
+	if opts, err = remoteOptions(env, opts); err != nil {
+		return err
 	}
 	if _, err := registry.Pull(ctx, st, ref, opts); err != nil {
 		if local != nil {

@@ -50,7 +50,7 @@ func newRunCmd(env Env) *cobra.Command {
 		Use:   "run IMAGE [flags]",
 		Short: "Run a gadget",
 		Long: "Run a gadget from the local store. Short names such as trace_open resolve to " +
-			registry.DefaultPrefix + "/trace_open:latest (see " + EnvRegistryPrefix + "). " +
+			registry.DefaultPrefix + "/trace_open:latest (see registry.default in the config file $" + registry.EnvConfig + " or ~/.config/ig/config.yaml, and " + EnvRegistryPrefix + "). " +
 			"Gadget parameters become flags: ig run IMAGE --help lists them.",
 		// Gadget parameters are only known once the image is read, so flags
 		// are parsed here rather than by cobra.

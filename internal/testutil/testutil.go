@@ -79,10 +79,12 @@ func NewCmd(t testing.TB) *Cmd {
 	return &Cmd{Bin: IG(t), Store: filepath.Join(t.TempDir(), "oci-store")}
 }
 
-// Command returns an exec.Cmd for ig args, with the private store.
+// Command returns an exec.Cmd for ig args, with the private store and an
+// empty configuration file (not the user's ~/.config/ig/config.yaml);
+// append IG_CONFIG=FILE to Env to use another.
 func (c *Cmd) Command(args ...string) *exec.Cmd {
 	cmd := exec.Command(c.Bin, args...)
-	cmd.Env = append(os.Environ(), "IG_OCI_STORE="+c.Store)
+	cmd.Env = append(os.Environ(), "IG_OCI_STORE="+c.Store, "IG_CONFIG="+os.DevNull)
 	return cmd
 }
 
