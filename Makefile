@@ -42,9 +42,15 @@ test: setup ## Set up, then run every test (as root, against the real kernel)
 	cd sdk/go && $(GO) vet ./... && GOOS=wasip1 GOARCH=wasm $(GO) vet ./... && $(GO) test -count=1 ./...
 	$(GO) test -count=1 -timeout 20m ./...
 
+BENCHTIME ?= 1s
+BENCHPKGS = $(shell $(GO) list ./... | grep -v /internal/e2ebench)
+
 .PHONY: bench
-bench: setup ## Run the benchmarks
-	$(GO) test -run '^$$' -bench . -benchmem -count 1 ./...
+bench: setup ## Run the micro benchmarks of every hot stage, then the end-to-end harness (see BENCHMARKS.md)
+	$(GO) test -run '^$$' -bench . -benchmem -count 1 -benchtime $(BENCHTIME) $(BENCHPKGS)
+	@# Each end-to-end benchmark runs one fixed-duration scenario (-benchtime 1x)
+	@# with the real ig binary and prints its figures against the targets.
+	$(GO) test -run '^$$' -bench . -benchtime 1x -count 1 -timeout 30m ./internal/e2ebench
 
 .PHONY: clean
 clean: ## Remove build output

@@ -28,7 +28,12 @@ import (
 //	→ filter (-F) → sort/limit (array datasources)
 //	→ format (columns | json | jsonpretty | yaml | none) → sink (opts.Stdout)
 //
-// Lost events are reported by the lossReporter on the pipeline's tick.
+// Each source's goroutine runs these stages itself, one batch at a time
+// (pipeline package documentation): there is no queue to overflow between
+// reading and printing, so every event is either printed or counted by
+// the kernel as lost when its buffer was full. Lost events are reported
+// by the lossReporter on the pipeline's tick. Standard output gets a
+// larger pipe buffer when it is a pipe (format.GrowPipe).
 func (g *Gadget) assemble(inst *loader.Gadget, run *runState, pl *plan, w *wasmRun, cs *containerState, opts RunOptions, bootOffset int64) (*pipeline.Pipeline, *lossReporter, error) {
 	var inputs []pipeline.Input
 	readers := inst.Readers()
@@ -99,6 +104,7 @@ func (g *Gadget) assemble(inst *loader.Gadget, run *runState, pl *plan, w *wasmR
 		}
 	}
 
+	format.GrowPipe(opts.Stdout)
 	lr := newLossReporter(g.name, readers, opts, pl.jsonLoss)
 	cfg := opts.Pipeline
 	cfg.Tick, cfg.OnTick = lossTick, lr.tick
@@ -259,7 +265,19 @@ type fetcherSource struct {
 func (s fetcherSource) DataSource() *datasource.DataSource { return s.ds }
 
 func (s readerSource) ReadInto(rec *datasource.Record) error {
-	err := s.Reader.ReadInto(rec)
+	return sourceErr(s.Reader.ReadInto(rec))
+}
+
+// ReadBatch implements pipeline.BatchSource.
+func (s readerSource) ReadBatch(next func() *datasource.Record, max int) (int, error) {
+	n, err := s.Reader.ReadBatch(next, max)
+	return n, sourceErr(err)
+}
+
+func sourceErr(err error) error {
+	if err == nil {
+		return nil
+	}
 	if errors.Is(err, loader.ErrFlushed) || errors.Is(err, loader.ErrClosed) {
 		return pipeline.ErrSourceDone
 	}

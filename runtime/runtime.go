@@ -165,6 +165,8 @@ type RunOptions struct {
 	WasmTrusted bool
 	// RingBufferSize, if not zero, replaces the size in bytes of the
 	// gadget's ring buffers (a power of two, a multiple of the page size).
+	// Zero raises those smaller than loader.DefaultMinRingBufferSize to
+	// it, unless the gadget sizes them with <map>_max_entries.
 	RingBufferSize uint32
 }
 
@@ -234,7 +236,8 @@ func (g *Gadget) Run(ctx context.Context, opts RunOptions) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	lopts := loader.Options{Params: values, RingBufferSize: opts.RingBufferSize, Interfaces: opts.Interfaces}
+	lopts := loader.Options{Params: values, RingBufferSize: opts.RingBufferSize,
+		MinRingBufferSize: loader.DefaultMinRingBufferSize, Interfaces: opts.Interfaces}
 	if len(opts.MountNamespaces) > 0 {
 		m, err := g.mntnsFilter(opts.MountNamespaces)
 		if err != nil {

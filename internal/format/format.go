@@ -84,3 +84,31 @@ func Terminal(w io.Writer) (width int, ok bool) {
 	}
 	return int(ws.Col), true
 }
+
+// PipeSize is the kernel buffer size GrowPipe asks for.
+const PipeSize = 1 << 20
+
+// GrowPipe raises the kernel buffer of w to PipeSize when w is a pipe
+// (the usual `ig run … | consumer`): a pipe holds 64 KiB by default, so
+// writing a batch of events would block, and wake the consumer, a dozen
+// times. The size is a hint: the limit (/proc/sys/fs/pipe-max-size) may
+// refuse it, and nothing else depends on it.
+func GrowPipe(w io.Writer) {
+	f, ok := w.(*os.File)
+	if !ok {
+		return
+	}
+	rc, err := f.SyscallConn()
+	if err != nil {
+		return
+	}
+	_ = rc.Control(func(fd uintptr) {
+		var st unix.Stat_t
+		if unix.Fstat(int(fd), &st) != nil || st.Mode&unix.S_IFMT != unix.S_IFIFO {
+			return
+		}
+		if n, err := unix.FcntlInt(fd, unix.F_GETPIPE_SZ, 0); err == nil && n < PipeSize {
+			_, _ = unix.FcntlInt(fd, unix.F_SETPIPE_SZ, PipeSize)
+		}
+	})
+}

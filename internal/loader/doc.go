@@ -16,6 +16,21 @@
 //	if err := g.Attach(); err != nil { ... }
 //	for _, r := range g.Readers() { go drain(r) }
 //
+// # Readers
+//
+// Each tracer gets a [Reader] on its ring buffer or perf event array. A
+// ring buffer is consumed in place, without the kernel's per-event
+// wake-ups: the reader sleeps for a period adapted to the rate once it
+// has caught up, and only waits to be woken when the buffer is idle (see
+// [Reader]). [Reader.ReadBatch] reads every ready event in one call and
+// allocates nothing. Ring buffers smaller than
+// [Options.MinRingBufferSize] are enlarged (the runtime asks for
+// [DefaultMinRingBufferSize]) unless the gadget sizes them with a
+// <map>_max_entries constant or [Options.RingBufferSize] is set. Events
+// the kernel could not store are counted in <map>_lost_samples by the
+// gadget's helpers (ring buffers) or reported by the kernel (perf
+// buffers); [Reader.Lost] returns them.
+//
 // # Fetchers
 //
 // Array datasources are produced by fetches rather than streamed. [Load]

@@ -73,3 +73,15 @@ func openPath(path string) {
 		unix.Close(fd)
 	}
 }
+
+// loadOnePageRing loads trace_open for this process with a ring of one
+// page (about 20 events).
+func loadOnePageRing(t *testing.T) *Gadget {
+	t.Helper()
+	requireKernel(t)
+	spec := newSpec(t, "trace_open.bpf.c", "")
+	return load(t, spec, Options{
+		Params:         map[string]any{"pid": uint32(os.Getpid()), "ignore_failed": false},
+		RingBufferSize: uint32(os.Getpagesize()),
+	})
+}

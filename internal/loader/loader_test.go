@@ -195,6 +195,37 @@ func TestLoadErrors(t *testing.T) {
 	}
 }
 
+func TestMinRingBufferSize(t *testing.T) {
+	requireKernel(t)
+	spec := newSpec(t, "trace_open.bpf.c", "") // events: 256 KiB
+	sized := newSpec(t, "trace_open.bpf.c", "", "-DEVENTS_MAX_ENTRIES=(128*1024)")
+	for name, tt := range map[string]struct {
+		spec *gadgetspec.Spec
+		opts Options
+		want int
+	}{
+		"raised":             {spec, Options{MinRingBufferSize: 1 << 20}, 1 << 20},
+		"never lowered":      {spec, Options{MinRingBufferSize: 64 << 10}, 256 << 10},
+		"explicit size wins": {spec, Options{RingBufferSize: 128 << 10, MinRingBufferSize: 1 << 20}, 128 << 10},
+		"gadget sizes it":    {sized, Options{MinRingBufferSize: 1 << 20}, 128 << 10},
+		"no minimum":         {spec, Options{}, 256 << 10},
+	} {
+		t.Run(name, func(t *testing.T) {
+			g, err := Load(tt.spec, tt.opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer g.Close()
+			if got := g.Readers()[0].BufferSize(); got != tt.want {
+				t.Errorf("ring buffer of %d bytes, want %d", got, tt.want)
+			}
+		})
+	}
+	if _, err := Load(spec, Options{MinRingBufferSize: 5000}); err == nil {
+		t.Error("a minimum that is not a power of two was accepted")
+	}
+}
+
 func TestPerfReader(t *testing.T) {
 	requireKernel(t)
 	spec := newSpec(t, "perf.bpf.c", "")
@@ -226,13 +257,8 @@ func TestPerfReader(t *testing.T) {
 }
 
 func TestLostSamples(t *testing.T) {
-	requireKernel(t)
-	spec := newSpec(t, "trace_open.bpf.c", "")
 	// One page holds about 20 events; produce many more without reading.
-	g := load(t, spec, Options{
-		Params:         map[string]any{"pid": uint32(os.Getpid()), "ignore_failed": false},
-		RingBufferSize: uint32(os.Getpagesize()),
-	})
+	g := loadOnePageRing(t)
 	r := g.Readers()[0]
 	missing := filepath.Join(t.TempDir(), "missing")
 	for range 200 {

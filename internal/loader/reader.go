@@ -4,33 +4,87 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/perf"
-	"github.com/cilium/ebpf/ringbuf"
 
 	"github.com/gadgetkit/ig/internal/datasource"
 	"github.com/gadgetkit/ig/internal/gadgetspec"
 )
 
+// Pacing of readers (see [Reader]).
+const (
+	// MinPollPeriod and MaxPollPeriod bound how long a reader that has
+	// caught up with a buffer that is producing waits before reading
+	// again, instead of asking the kernel to wake it for the next event.
+	// At most MaxPollPeriod of events wait in the kernel buffer before
+	// they are read: 25 ms of 200,000 trace_open events per second fill
+	// about half of an 8 MiB ring buffer.
+	MinPollPeriod = time.Millisecond
+	MaxPollPeriod = 25 * time.Millisecond
+	// idlePollPeriod bounds how long an idle perf reader waits without
+	// looking at its buffers (a perf buffer below its watermark wakes no
+	// one), and is the poll period of a ring buffer the poller refused.
+	idlePollPeriod = 25 * time.Millisecond
+	// perfWatermarkDiv: a perf buffer wakes its reader when it is filled
+	// to 1/perfWatermarkDiv of its size.
+	perfWatermarkDiv = 4
+)
+
 // Reader reads the events of one tracer from its ring buffer or perf event
 // array into [datasource.Record]s.
 //
-// ReadInto must be called from one goroutine at a time; SetDeadline, Lost
-// and Close may be called from any goroutine.
+// # Wake-ups
+//
+// A BPF ring buffer wakes its reader whenever a record is committed while
+// the reader has caught up, so a reader that keeps up is woken once per
+// event: a context switch for the reader and, since the wake-up is raised
+// in the producer's context, a cost for the traced task too. This works
+// for every image, whatever flags its programs pass to
+// bpf_ringbuf_submit, because it happens in user space: Reader paces
+// itself. Once it has caught up with a buffer that is producing, it sleeps
+// for a period (between [MinPollPeriod] and [MaxPollPeriod], adapted to
+// the rate: see pause) and reads again, rather than waiting to be woken;
+// only when a whole period brought no event does it go back to waiting for
+// a wake-up. The kernel then wakes it at most once per idle spell and the
+// events of a period are read in one go. Perf buffers are opened with a
+// watermark (a quarter of their size) and read on the same schedule; an
+// idle perf reader looks at its buffers at least every 25 ms.
+//
+// Ring buffers are read in place (see ringBuffer): no system call, lock or
+// atomic operation per event, and the consumer position is published once
+// per batch. [Reader.ReadBatch] reads every event that is ready in one
+// call.
+//
+// ReadInto must be called from one goroutine at a time; SetDeadline,
+// Flush, Lost and Close may be called from any goroutine.
 type Reader struct {
 	ds      *datasource.DataSource
 	mapName string
 
-	rb    *ringbuf.Reader
-	rbRec ringbuf.Record
+	// mu is held by ReadInto; Close takes it before unmapping the ring.
+	mu       sync.Mutex
+	ring     *ringBuffer
+	deadline atomic.Int64 // unix nanoseconds, 0: none
+	flushing atomic.Bool
+	closed   atomic.Bool
+	// active is set when an event was read since the reader last paused.
+	active bool
+	// period is the current pause; cycleBytes what was read since the
+	// last pause.
+	period     time.Duration
+	cycleBytes int
 
-	pr       *perf.Reader
-	prRec    perf.Record
-	perfLost atomic.Uint64
+	pr         *perf.Reader
+	prRec      perf.Record
+	prDeadline time.Time
+	// perfFlushed: the flush is over, every event before it was read.
+	perfFlushed bool
+	perfLost    atomic.Uint64
 
 	// lostMap is the per-CPU <map>_lost_samples counter of a ring buffer.
 	lostMu  sync.Mutex
@@ -45,24 +99,25 @@ func newReader(coll *ebpf.Collection, t *gadgetspec.Tracer, perfPages int) (*Rea
 	if m == nil {
 		return nil, fmt.Errorf("map %s not found", t.MapName)
 	}
-	r := &Reader{ds: t.DataSource, mapName: t.MapName}
+	r := &Reader{ds: t.DataSource, mapName: t.MapName, period: MinPollPeriod}
 	switch m.Type() {
 	case ebpf.RingBuf:
-		rb, err := ringbuf.NewReader(m)
+		rb, err := newRingBuffer(m)
 		if err != nil {
 			return nil, fmt.Errorf("create ring buffer reader: %w", err)
 		}
-		r.rb = rb
+		r.ring = rb
 		if lm := coll.Maps[t.MapName+"_lost_samples"]; lm != nil && lm.Type() == ebpf.PerCPUArray && lm.ValueSize() == 8 {
 			n, err := ebpf.PossibleCPU()
 			if err != nil {
-				rb.Close()
+				rb.close()
 				return nil, fmt.Errorf("count CPUs: %w", err)
 			}
 			r.lostMap, r.lostBuf = lm, make([]uint64, n)
 		}
 	case ebpf.PerfEventArray:
-		pr, err := perf.NewReader(m, perfPages*os.Getpagesize())
+		size := perfPages * os.Getpagesize()
+		pr, err := perf.NewReaderWithOptions(m, size, perf.ReaderOptions{Watermark: size / perfWatermarkDiv})
 		if err != nil {
 			return nil, fmt.Errorf("create perf reader: %w", err)
 		}
@@ -79,39 +134,226 @@ func (r *Reader) DataSource() *datasource.DataSource { return r.ds }
 // MapName returns the name of the map read.
 func (r *Reader) MapName() string { return r.mapName }
 
+// BufferSize returns the size in bytes of the ring buffer, or of each
+// per-CPU perf buffer.
+func (r *Reader) BufferSize() int {
+	if r.ring != nil {
+		return int(r.ring.size)
+	}
+	return r.pr.BufferSize()
+}
+
 // ReadInto blocks until an event is available and copies it into payload 0
 // of rec (see [datasource.Record.SetStatic]). It does not allocate once
 // rec's payload has grown to the event size. It returns [ErrClosed] after
-// Close and [os.ErrDeadlineExceeded] once the deadline has passed and the
-// buffer is empty.
+// Close, [ErrFlushed] once the buffer is empty after Flush, and
+// [os.ErrDeadlineExceeded] once the deadline has passed and the buffer is
+// empty.
 func (r *Reader) ReadInto(rec *datasource.Record) error {
-	if r.rb != nil {
-		if err := r.rb.ReadInto(&r.rbRec); err != nil {
-			return r.readErr(err)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	s, err := r.sample(true)
+	if err != nil {
+		return err
+	}
+	rec.SetStatic(s, r.ds.StaticSize)
+	return nil
+}
+
+// ReadBatch waits like ReadInto for an event, then reads up to max events
+// that are ready without waiting, each into the record next returns. It
+// returns the number of events read; an error only when that is 0.
+func (r *Reader) ReadBatch(next func() *datasource.Record, max int) (int, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	n := 0
+	for n < max {
+		s, err := r.sample(n == 0)
+		if err != nil {
+			if n > 0 {
+				break // an error other than "no event" comes back next call
+			}
+			return 0, err
 		}
-		rec.SetStatic(r.rbRec.RawSample, r.ds.StaticSize)
-		return nil
+		next().SetStatic(s, r.ds.StaticSize)
+		n++
+	}
+	return n, nil
+}
+
+// errNoEvent: sample(false) found no event ready.
+var errNoEvent = errors.New("no event ready")
+
+// sample returns the next event's bytes, valid until the next call. With
+// wait false, it returns errNoEvent instead of waiting.
+func (r *Reader) sample(wait bool) ([]byte, error) {
+	if r.closed.Load() {
+		return nil, ErrClosed
+	}
+	if r.ring != nil {
+		return r.ringSample(wait)
+	}
+	return r.perfSample(wait)
+}
+
+func (r *Reader) deadlineTime() time.Time {
+	if ns := r.deadline.Load(); ns != 0 {
+		return time.Unix(0, ns)
+	}
+	return time.Time{}
+}
+
+// pause sleeps before the next read of a buffer that is producing, or
+// until the deadline. The pause adapts to the rate: it doubles (up to
+// MaxPollPeriod) while a pause brings less than 1/32 of the buffer, and
+// halves (down to MinPollPeriod) when one brings more than 1/8, so a busy
+// buffer stays mostly empty and a slow one is read in few, larger
+// batches.
+func (r *Reader) pause(now, deadline time.Time) {
+	target := r.BufferSize() / 8
+	switch {
+	case r.cycleBytes > target:
+		r.period = max(r.period/2, MinPollPeriod)
+	case r.cycleBytes < target/4:
+		r.period = min(r.period*2, MaxPollPeriod)
+	}
+	r.cycleBytes = 0
+	d := r.period
+	if !deadline.IsZero() {
+		d = min(d, deadline.Sub(now))
+	}
+	if d > 0 {
+		time.Sleep(d)
+	}
+}
+
+func (r *Reader) ringSample(wait bool) ([]byte, error) {
+	var busySince time.Time
+	for {
+		s, err := r.ring.next()
+		if err == nil {
+			r.active = true
+			r.cycleBytes += len(s) + ringHdrSize
+			return s, nil
+		}
+		if err != errRingEmpty && err != errRingBusy {
+			return nil, fmt.Errorf("read %s: %w", r.mapName, err)
+		}
+		if !wait {
+			return nil, errNoEvent
+		}
+		if r.closed.Load() {
+			return nil, ErrClosed
+		}
+		now := time.Now()
+		if r.flushing.Load() {
+			// A program still writing a record finishes within
+			// microseconds; do not give up on it at once.
+			if err == errRingBusy {
+				if busySince.IsZero() {
+					busySince = now
+				}
+				if now.Sub(busySince) < 100*time.Millisecond {
+					runtime.Gosched()
+					continue
+				}
+			}
+			return nil, ErrFlushed
+		}
+		deadline := r.deadlineTime()
+		if !deadline.IsZero() && !now.Before(deadline) {
+			return nil, os.ErrDeadlineExceeded
+		}
+		if r.active || err == errRingBusy {
+			r.active = false
+			r.pause(now, deadline)
+			continue
+		}
+		if err := r.ring.wait(deadline, r.interrupted); err != nil {
+			if r.closed.Load() {
+				return nil, ErrClosed
+			}
+			if !errors.Is(err, os.ErrDeadlineExceeded) {
+				return nil, fmt.Errorf("wait for %s: %w", r.mapName, err)
+			}
+			// The deadline passed: the loop returns.
+		}
+	}
+}
+
+// interrupted reports whether Flush or Close was called.
+func (r *Reader) interrupted() bool { return r.flushing.Load() || r.closed.Load() }
+
+// pastDeadline makes perf.Reader read every buffer and return instead of
+// waiting.
+var pastDeadline = time.Unix(1, 0)
+
+// perfRead reads one record with perf.Reader's deadline set to d,
+// skipping lost-sample records (counted).
+func (r *Reader) perfRead(d time.Time) ([]byte, error) {
+	if !d.Equal(r.prDeadline) {
+		r.pr.SetDeadline(d)
+		r.prDeadline = d
 	}
 	for {
 		if err := r.pr.ReadInto(&r.prRec); err != nil {
-			return r.readErr(err)
+			return nil, err
 		}
 		if r.prRec.LostSamples > 0 {
 			r.perfLost.Add(r.prRec.LostSamples)
 			continue
 		}
-		rec.SetStatic(r.prRec.RawSample, r.ds.StaticSize)
-		return nil
+		return r.prRec.RawSample, nil
 	}
 }
 
-func (r *Reader) readErr(err error) error {
+func (r *Reader) perfSample(wait bool) ([]byte, error) {
+	if r.flushing.Load() && r.perfFlushed {
+		return nil, ErrFlushed
+	}
+	for {
+		deadline := r.deadlineTime()
+		want := pastDeadline
+		if wait && !r.active {
+			// Idle: wait for a buffer to reach its watermark, or look
+			// at them all after idlePollPeriod.
+			want = time.Now().Add(idlePollPeriod)
+			if !deadline.IsZero() && deadline.Before(want) {
+				want = deadline
+			}
+		}
+		s, err := r.perfRead(want)
+		if err == nil {
+			r.active = true
+			r.cycleBytes += len(s) + 8 // perf_event_header
+			return s, nil
+		}
+		if !errors.Is(err, os.ErrDeadlineExceeded) {
+			err = r.perfErr(err)
+			// perf.Reader reports the end of a flush once; make it stick.
+			r.perfFlushed = err == ErrFlushed
+			return nil, err
+		}
+		// Every buffer is empty.
+		if !wait {
+			return nil, errNoEvent
+		}
+		now := time.Now()
+		if !deadline.IsZero() && !now.Before(deadline) {
+			return nil, os.ErrDeadlineExceeded
+		}
+		if r.active {
+			r.active = false
+			r.pause(now, deadline)
+		}
+	}
+}
+
+func (r *Reader) perfErr(err error) error {
 	switch {
-	case errors.Is(err, os.ErrDeadlineExceeded):
-		return os.ErrDeadlineExceeded
 	case errors.Is(err, os.ErrClosed):
 		return ErrClosed
-	case errors.Is(err, ringbuf.ErrFlushed), errors.Is(err, perf.ErrFlushed):
+	case errors.Is(err, perf.ErrFlushed):
 		return ErrFlushed
 	}
 	return fmt.Errorf("read %s: %w", r.mapName, err)
@@ -122,8 +364,10 @@ func (r *Reader) readErr(err error) error {
 // after [Gadget.Detach] to drain what the programs produced before they
 // were detached.
 func (r *Reader) Flush() error {
-	if r.rb != nil {
-		return r.rb.Flush()
+	r.flushing.Store(true)
+	if r.ring != nil {
+		r.ring.kick()
+		return nil
 	}
 	return r.pr.Flush()
 }
@@ -131,11 +375,11 @@ func (r *Reader) Flush() error {
 // SetDeadline makes ReadInto return [os.ErrDeadlineExceeded] once t has
 // passed and no event is pending. The zero time removes the deadline.
 func (r *Reader) SetDeadline(t time.Time) {
-	if r.rb != nil {
-		r.rb.SetDeadline(t)
-	} else {
-		r.pr.SetDeadline(t)
+	var ns int64
+	if !t.IsZero() {
+		ns = t.UnixNano()
 	}
+	r.deadline.Store(ns)
 }
 
 // Lost returns the number of events lost since the previous call: for a
@@ -170,14 +414,20 @@ func (r *Reader) Lost() (uint64, error) {
 // Close closes the reader and interrupts a blocked ReadInto. It is safe to
 // call more than once.
 func (r *Reader) Close() error {
-	var err error
-	if r.rb != nil {
-		err = r.rb.Close()
-	} else {
-		err = r.pr.Close()
-	}
-	if errors.Is(err, os.ErrClosed) {
+	if r.closed.Swap(true) {
 		return nil
 	}
-	return err
+	if r.ring == nil {
+		err := r.pr.Close()
+		if errors.Is(err, os.ErrClosed) {
+			return nil
+		}
+		return err
+	}
+	// Interrupt a wait (closed is set), then release once ReadInto is
+	// out.
+	r.ring.kick()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.ring.close()
 }

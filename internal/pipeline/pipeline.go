@@ -31,6 +31,19 @@ type Source interface {
 	Flush() error
 }
 
+// BatchSource is a Source that can read many records per call, saving a
+// call and a lock per record. The pipeline uses ReadBatch when a source
+// has it.
+type BatchSource interface {
+	Source
+	// ReadBatch blocks like ReadInto until a record is available, then
+	// reads up to max records that are ready without blocking, each into
+	// the record next returns (next is called once per record read). It
+	// returns the number read, and an error (as ReadInto's) only when
+	// that is 0.
+	ReadBatch(next func() *datasource.Record, max int) (int, error)
+}
+
 // ArraySource produces whole arrays of records (a snapshot, one drain of
 // a map), one per fetch.
 type ArraySource interface {
@@ -69,6 +82,14 @@ type Batch struct {
 	// record (compacting Records) does not lose its memory.
 	pool  []*datasource.Record
 	input int
+	// nextFn is next bound once, so passing it on does not allocate.
+	nextFn func() *datasource.Record
+}
+
+func newBatch(ds *datasource.DataSource, input int) *Batch {
+	b := &Batch{DS: ds, input: input}
+	b.nextFn = b.next
+	return b
 }
 
 // Keep drops every record for which keep returns false, preserving order.
@@ -114,15 +135,18 @@ type Flusher interface {
 // Config tunes the pipeline. The zero value is usable.
 type Config struct {
 	// BatchSize is the maximum number of records per stream batch
-	// (default 256).
+	// (default 256). Every stage walks the whole batch in turn, so the
+	// batch should stay in the CPU's cache between stages: 256 records of
+	// trace_open (about 300 KiB with their output) go through the stages
+	// 10 % faster than 1,024 do.
 	BatchSize int
 	// Linger is how long a reader waits to fill a non-empty batch before
-	// handing it on (default 20ms).
+	// running the stages on it (default 10ms): below BatchSize/Linger
+	// records per second (25,600 with the defaults) the stages run, and
+	// the output is written, at most 1/Linger times a second.
 	Linger time.Duration
-	// Queue is the number of batches in flight per source (default 8).
-	Queue int
-	// Tick, if not zero, runs OnTick every Tick in the processing
-	// goroutine (between batches), and once more at the end.
+	// Tick, if not zero, runs OnTick every Tick (never while a batch is
+	// in the stages), and once more at the end.
 	Tick   time.Duration
 	OnTick func()
 }
@@ -132,10 +156,7 @@ func (c Config) withDefaults() Config {
 		c.BatchSize = 256
 	}
 	if c.Linger <= 0 {
-		c.Linger = 20 * time.Millisecond
-	}
-	if c.Queue <= 0 {
-		c.Queue = 8
+		c.Linger = 10 * time.Millisecond
 	}
 	return c
 }
@@ -161,6 +182,13 @@ type Pipeline struct {
 	abandon     chan struct{}
 	abandonOnce sync.Once
 	abandonErr  error
+
+	// stageMu serialises the stages of every input and OnTick.
+	stageMu sync.Mutex
+	// firstErr is the first stage error (under stageMu).
+	firstErr error
+	// stop ends the run (see run); set by run.
+	stop func()
 }
 
 // New returns a pipeline. stopHook, if not nil, runs when the context ends,
@@ -202,13 +230,11 @@ func (p *Pipeline) run(ctx context.Context) error {
 	if len(p.inputs) == 0 {
 		return errors.New("pipeline: no sources")
 	}
-	full := make(chan *Batch, p.cfg.Queue*len(p.inputs))
-	free := make([]chan *Batch, len(p.inputs))
-	errc := make(chan error, len(p.inputs)+1)
+	errc := make(chan error, len(p.inputs))
 
 	stopping := make(chan struct{})
 	var stopOnce sync.Once
-	stop := func() {
+	p.stop = func() {
 		stopOnce.Do(func() {
 			if p.stopHook != nil {
 				p.stopHook()
@@ -225,18 +251,15 @@ func (p *Pipeline) run(ctx context.Context) error {
 	var readers sync.WaitGroup
 	for i := range p.inputs {
 		in := &p.inputs[i]
-		free[i] = make(chan *Batch, p.cfg.Queue)
-		for j := 0; j < p.cfg.Queue; j++ {
-			free[i] <- &Batch{DS: in.ds(), input: i}
-		}
+		b := newBatch(in.ds(), i)
 		readers.Add(1)
 		go func() {
 			defer readers.Done()
 			var err error
 			if in.Source != nil {
-				err = p.read(in.Source, free[i], full)
+				err = p.read(in.Source, b)
 			} else {
-				err = p.fetch(in, free[i], full, stopping)
+				err = p.fetch(in, b, stopping)
 			}
 			if err != nil {
 				errc <- fmt.Errorf("read %s: %w", in.ds().Name, err)
@@ -249,41 +272,33 @@ func (p *Pipeline) run(ctx context.Context) error {
 	go func() {
 		select {
 		case <-ctx.Done():
-			stop()
+			p.stop()
 		case <-runDone:
 		}
 	}()
-	go func() {
-		readers.Wait()
-		close(full)
-	}()
-
-	// Process in this goroutine.
-	var tick <-chan time.Time
+	tickDone := make(chan struct{})
 	if p.cfg.Tick > 0 && p.cfg.OnTick != nil {
 		t := time.NewTicker(p.cfg.Tick)
-		defer t.Stop()
-		tick = t.C
-	}
-	var firstErr error
-loop:
-	for {
-		select {
-		case b, ok := <-full:
-			if !ok {
-				break loop
-			}
-			if firstErr == nil {
-				if firstErr = p.process(b); firstErr != nil {
-					go stop()
+		go func() {
+			defer t.Stop()
+			for {
+				select {
+				case <-t.C:
+					p.stageMu.Lock()
+					p.cfg.OnTick()
+					p.stageMu.Unlock()
+				case <-tickDone:
+					return
 				}
 			}
-			p.batches.Add(1)
-			free[b.input] <- b
-		case <-tick:
-			p.cfg.OnTick()
-		}
+		}()
 	}
+
+	readers.Wait()
+	close(tickDone)
+	p.stageMu.Lock()
+	defer p.stageMu.Unlock()
+	firstErr := p.firstErr
 	for _, in := range p.inputs {
 		for _, st := range in.Stages {
 			if f, ok := st.(Flusher); ok {
@@ -296,7 +311,7 @@ loop:
 	if p.cfg.OnTick != nil {
 		p.cfg.OnTick()
 	}
-	stop()
+	p.stop()
 	close(errc)
 	for err := range errc {
 		if firstErr == nil {
@@ -306,60 +321,81 @@ loop:
 	return firstErr
 }
 
-func (p *Pipeline) process(b *Batch) error {
+// process runs the stages of b's input on b, in the calling reader's
+// goroutine, one batch at a time across inputs. After a stage failed,
+// batches are dropped while the sources drain.
+func (p *Pipeline) process(b *Batch) {
+	p.stageMu.Lock()
+	defer p.stageMu.Unlock()
+	p.batches.Add(1)
+	if p.firstErr != nil {
+		return
+	}
 	for _, st := range p.inputs[b.input].Stages {
 		if len(b.Records) == 0 && b.DS.Type != datasource.TypeArray {
-			return nil
+			return
 		}
 		if err := st.Process(b); err != nil {
-			return err
+			p.firstErr = err
+			go p.stop()
+			return
 		}
 	}
-	return nil
 }
 
-// read fills batches from a stream source until it is done.
-func (p *Pipeline) read(src Source, free <-chan *Batch, full chan<- *Batch) error {
-	b := <-free
+// read fills batches from a stream source and runs the stages on them
+// until the source is done. While the stages run, nothing reads the
+// source: records wait in it (the kernel buffer, whose overflow the
+// kernel counts), so there is no queue in between to size or to lose
+// records from, and no goroutine to wake per batch.
+func (p *Pipeline) read(src Source, b *Batch) error {
+	bs, batched := src.(BatchSource)
 	b.Records = b.Records[:0]
 	lingering := false
-	send := func() {
-		full <- b
-		b = <-free
+	flush := func() {
+		p.process(b)
 		b.Records = b.Records[:0]
+		src.SetDeadline(time.Time{})
+		lingering = false
 	}
 	for {
-		rec := b.next()
-		err := src.ReadInto(rec)
-		if err != nil {
-			b.Records = b.Records[:len(b.Records)-1]
+		var n int
+		var err error
+		if batched {
+			n, err = bs.ReadBatch(b.nextFn, p.cfg.BatchSize-len(b.Records))
+		} else {
+			rec := b.next()
+			if err = src.ReadInto(rec); err != nil {
+				b.Records = b.Records[:len(b.Records)-1]
+			} else {
+				n = 1
+			}
 		}
-		switch {
-		case err == nil:
-			p.records.Add(1)
-			if len(b.Records) == 1 && !lingering {
+		if n > 0 {
+			p.records.Add(uint64(n))
+			if len(b.Records) >= p.cfg.BatchSize {
+				flush()
+			} else if !lingering {
 				src.SetDeadline(time.Now().Add(p.cfg.Linger))
 				lingering = true
 			}
-			if len(b.Records) >= p.cfg.BatchSize {
-				send()
-				src.SetDeadline(time.Time{})
-				lingering = false
-			}
+		}
+		switch {
+		case err == nil:
 		case errors.Is(err, os.ErrDeadlineExceeded):
 			if len(b.Records) > 0 {
-				send()
+				flush()
 			}
 			src.SetDeadline(time.Time{})
 			lingering = false
 		case errors.Is(err, ErrSourceDone):
 			if len(b.Records) > 0 {
-				full <- b
+				p.process(b)
 			}
 			return nil
 		default:
 			if len(b.Records) > 0 {
-				full <- b
+				p.process(b)
 			}
 			return err
 		}
@@ -368,17 +404,16 @@ func (p *Pipeline) read(src Source, free <-chan *Batch, full chan<- *Batch) erro
 
 // fetch runs an array source on its schedule until its count is reached
 // or the pipeline stops.
-func (p *Pipeline) fetch(in *Input, free <-chan *Batch, full chan<- *Batch, stopping <-chan struct{}) error {
+func (p *Pipeline) fetch(in *Input, b *Batch, stopping <-chan struct{}) error {
 	one := func() error {
-		b := <-free
 		b.Records = b.Records[:0]
-		n, err := in.Array.Fetch(b.next)
+		n, err := in.Array.Fetch(b.nextFn)
 		b.Records = b.Records[:n]
 		if err != nil {
 			return err
 		}
 		p.records.Add(uint64(n))
-		full <- b
+		p.process(b)
 		return nil
 	}
 	var ticker *time.Ticker

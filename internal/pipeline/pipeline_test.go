@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/binary"
 	"os"
+	goruntime "runtime"
 	"sync"
 	"testing"
 	"time"
@@ -58,6 +59,24 @@ func (s *fakeSource) ReadInto(rec *datasource.Record) error {
 	}
 }
 
+// batchSource is fakeSource with ReadBatch.
+type batchSource struct{ *fakeSource }
+
+func (s batchSource) ReadBatch(next func() *datasource.Record, max int) (int, error) {
+	n := 0
+	for n < max && s.sent < s.n {
+		var raw [8]byte
+		binary.NativeEndian.PutUint64(raw[:], uint64(s.sent))
+		next().SetStatic(raw[:], s.ds.StaticSize)
+		s.sent++
+		n++
+	}
+	if n > 0 {
+		return n, nil
+	}
+	return 0, s.ReadInto(nil)
+}
+
 // collect records the sequence numbers it sees; dropOdd drops odd ones
 // before it, to exercise compaction.
 type collect struct {
@@ -81,9 +100,18 @@ func (d dropOdd) Process(b *pipeline.Batch) error {
 }
 
 func TestPipelineDeliversInOrderAndDrainsOnStop(t *testing.T) {
+	t.Run("ReadInto", func(t *testing.T) { testDeliversInOrder(t, false) })
+	t.Run("ReadBatch", func(t *testing.T) { testDeliversInOrder(t, true) })
+}
+
+func testDeliversInOrder(t *testing.T, batched bool) {
 	const n = 10000
-	src := newFakeSource(n)
-	seq := src.ds.Field("seq")
+	fake := newFakeSource(n)
+	var src pipeline.Source = fake
+	if batched {
+		src = batchSource{fake}
+	}
+	seq := fake.ds.Field("seq")
 	c := &collect{seq: seq}
 	stopped := false
 	p := pipeline.New(pipeline.Config{BatchSize: 64, Linger: time.Millisecond}, []pipeline.Input{{Source: src, Stages: []pipeline.Stage{dropOdd{seq}, c}}}, func() { stopped = true })
@@ -139,10 +167,45 @@ type nop struct{}
 
 func (nop) Process(*pipeline.Batch) error { return nil }
 
+// TestPipelineSteadyStateNoAlloc moves 100,000 records through a stage:
+// past the first batch, nothing is allocated per record or per batch.
+func TestPipelineSteadyStateNoAlloc(t *testing.T) {
+	const n = 100_000
+	src := batchSource{newFakeSource(n)}
+	p := pipeline.New(pipeline.Config{}, []pipeline.Input{{Source: src, Stages: []pipeline.Stage{nop{}}}}, nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	var before, after goruntime.MemStats
+	goruntime.ReadMemStats(&before)
+	go func() { done <- p.Run(ctx) }()
+	for p.Stats().Records < n {
+		time.Sleep(time.Millisecond)
+	}
+	goruntime.ReadMemStats(&after)
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	// The run's goroutines, the first batch's records (256), the
+	// sleeps of this test: a few thousand at most, not one per record.
+	if allocs := after.Mallocs - before.Mallocs; allocs > 5000 {
+		t.Errorf("%d allocations for %d records", allocs, n)
+	}
+}
+
 // BenchmarkPipeline measures the per-record cost of moving records from a
 // source through one stage.
 func BenchmarkPipeline(b *testing.B) {
-	src := newFakeSource(b.N)
+	b.Run("ReadInto", func(b *testing.B) { benchPipeline(b, false) })
+	b.Run("ReadBatch", func(b *testing.B) { benchPipeline(b, true) })
+}
+
+func benchPipeline(b *testing.B, batched bool) {
+	fake := newFakeSource(b.N)
+	var src pipeline.Source = fake
+	if batched {
+		src = batchSource{fake}
+	}
 	p := pipeline.New(pipeline.Config{}, []pipeline.Input{{Source: src, Stages: []pipeline.Stage{nop{}}}}, nil)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error)

@@ -45,6 +45,11 @@ struct {
 	__uint(max_entries, 256 * 1024);
 } events SEC(".maps");
 
+#ifdef EVENTS_MAX_ENTRIES
+/* The <map>_max_entries convention: the gadget sizes the map itself. */
+const volatile __u32 events_max_entries = EVENTS_MAX_ENTRIES;
+#endif
+
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, 1);

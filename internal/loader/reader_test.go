@@ -1,0 +1,107 @@
+package loader
+
+import (
+	"errors"
+	"fmt"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/gadgetkit/ig/internal/datasource"
+)
+
+// TestRingWrapAround reads a one-page ring many times over: records that
+// straddle the end of the ring come out whole.
+func TestRingWrapAround(t *testing.T) {
+	g := loadOnePageRing(t)
+	r := g.Readers()[0]
+	ds := r.DataSource()
+	rec := ds.NewRecord()
+	dir := t.TempDir()
+	r.SetDeadline(time.Now().Add(10 * time.Second))
+	for round := range 50 {
+		// Names of varying length, so records take varying room.
+		paths := make([]string, 3)
+		for i := range paths {
+			paths[i] = filepath.Join(dir, fmt.Sprintf("missing-%d-%0*d", round, i+round%7, i))
+			openPath(paths[i])
+		}
+		for i, want := range paths {
+			if err := r.ReadInto(rec); err != nil {
+				t.Fatalf("round %d, event %d: %v", round, i, err)
+			}
+			if got := string(ds.Field("fname").Text(rec)); got != want {
+				t.Fatalf("round %d, event %d: fname %q, want %q", round, i, got, want)
+			}
+		}
+	}
+	if n, _ := r.Lost(); n != 0 {
+		t.Errorf("%d events lost", n)
+	}
+}
+
+// TestFlushDrains: after Flush, ReadBatch returns what the ring holds, then
+// ErrFlushed, also when called again.
+func TestFlushDrains(t *testing.T) {
+	requireKernel(t)
+	spec := newSpec(t, "trace_open.bpf.c", "")
+	g := load(t, spec, fillOpts(1<<20))
+	r := g.Readers()[0]
+	const n = 300
+	produce(t.TempDir(), n)
+	if err := g.Detach(); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	recs := make([]*datasource.Record, 64)
+	for i := range recs {
+		recs[i] = r.DataSource().NewRecord()
+	}
+	got := 0
+	for {
+		i := 0
+		m, err := r.ReadBatch(func() *datasource.Record { rec := recs[i]; i++; return rec }, len(recs))
+		got += m
+		if errors.Is(err, ErrFlushed) {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got != n {
+		t.Errorf("read %d events after Flush, want %d", got, n)
+	}
+	if _, err := r.ReadBatch(func() *datasource.Record { return recs[0] }, 1); !errors.Is(err, ErrFlushed) {
+		t.Errorf("ReadBatch after the flush = %v, want ErrFlushed", err)
+	}
+}
+
+// TestCloseInterruptsWait: Close ends a ReadInto waiting without a
+// deadline on an idle ring.
+func TestCloseInterruptsWait(t *testing.T) {
+	requireKernel(t)
+	spec := newSpec(t, "trace_open.bpf.c", "")
+	g, err := Load(spec, Options{Params: map[string]any{"pid": uint32(0x7ffffff0)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer g.Close()
+	r := g.Readers()[0]
+	done := make(chan error, 1)
+	go func() { done <- r.ReadInto(r.DataSource().NewRecord()) }()
+	time.Sleep(50 * time.Millisecond)
+	if err := r.Close(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-done:
+		if !errors.Is(err, ErrClosed) {
+			t.Errorf("ReadInto = %v, want ErrClosed", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("ReadInto still waiting after Close")
+	}
+}
