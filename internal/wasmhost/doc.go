@@ -34,7 +34,7 @@
 // # Cost
 //
 // The preemption points cost a few instructions per backward branch and a
-// call into Go every 16384 of them; nothing per call. (wazero's own
+// call into Go every 1024 of them; nothing per call. (wazero's own
 // checks start a goroutine for every call into the guest and call into Go
 // at every loop header, and Go guests enter a loop in every function:
 // several times the cost of a typical callback.) The host allocates

@@ -13,6 +13,7 @@ import (
 	"github.com/cilium/ebpf"
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
+	"github.com/tetratelabs/wazero/experimental"
 	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
 	"github.com/tetratelabs/wazero/sys"
 
@@ -196,7 +197,8 @@ func (i *Instance) instantiate(ctx context.Context) error {
 	if m.exports.initialize && m.mode != interruptPreempt {
 		mc = mc.WithStartFunctions(exportInitialize)
 	}
-	g, err := i.rt.InstantiateModule(ctx, cm, mc)
+	// The guest's memory lives in a mapping of its own (mmapMemory).
+	g, err := i.rt.InstantiateModule(experimental.WithMemoryAllocator(ctx, experimental.MemoryAllocatorFunc(newMmapMemory)), cm, mc)
 	if err != nil {
 		return i.callError("instantiate", err)
 	}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 )
 
 // The batch extension, guest side (see the package documentation and
@@ -54,9 +55,12 @@ type batchState struct {
 	reserved []byte // handed out by gadgetBatchBuffer, reused
 	active   bool   // inside runBatch: batch handles are valid
 
-	data     []byte
-	count    uint32
-	fields   []batchField
+	data   []byte
+	count  uint32
+	fields []batchField
+	// byField maps a field handle below maxIndexedField to 1 + its index
+	// in fields (0: not in the table), so that a lookup costs one load.
+	byField  []int32
 	recFirst []uint32 // record i's payloads are payOff/payLen[recFirst[i]:recFirst[i+1]]
 	payOff   []uint32
 	payLen   []uint32
@@ -90,6 +94,11 @@ func le32(b []byte, off int) uint32 { return binary.LittleEndian.Uint32(b[off:])
 // slices, which are reused from batch to batch.
 func (b *batchState) parse(in []byte) error {
 	b.data, b.count = nil, 0
+	for _, bf := range b.fields {
+		if bf.field < uint32(len(b.byField)) {
+			b.byField[bf.field] = 0
+		}
+	}
 	b.fields = b.fields[:0]
 	b.recFirst, b.payOff, b.payLen = b.recFirst[:0], b.payOff[:0], b.payLen[:0]
 	if uint64(len(in)) > math.MaxUint32 {
@@ -116,6 +125,17 @@ func (b *batchState) parse(in []byte) error {
 			setRec:  noRecord,
 		})
 		pos += batchFieldSize
+	}
+	for i, bf := range b.fields {
+		if bf.field >= maxIndexedField {
+			continue
+		}
+		if bf.field >= uint32(len(b.byField)) {
+			b.byField = append(b.byField, make([]int32, int(bf.field)+1-len(b.byField))...)
+		}
+		if b.byField[bf.field] == 0 { // the first entry wins, as in a scan
+			b.byField[bf.field] = int32(i + 1)
+		}
 	}
 	// Every record takes at least 4 bytes: bound count before growing.
 	if uint64(count)*4 > uint64(len(in)-pos) {
@@ -162,9 +182,20 @@ func (b *batchState) record(d Data) (uint32, bool) {
 	return i, i < b.count
 }
 
+var zeroPad [3]byte
+
+// maxIndexedField bounds the handles byField indexes (the host's plain
+// handles are at most 4096); others are found by a scan.
+const maxIndexedField = 1 << 16
+
 // field returns the table entry for f, nil if the host did not list it.
-// Tables are short (the fields one gadget touches), so a scan beats a map.
 func (b *batchState) field(f Field) *batchField {
+	if uint32(f) < uint32(len(b.byField)) {
+		if i := b.byField[f]; i > 0 {
+			return &b.fields[i-1]
+		}
+		return nil
+	}
 	for i := range b.fields {
 		if b.fields[i].field == uint32(f) {
 			return &b.fields[i]
@@ -309,11 +340,16 @@ func cutNUL(b []byte) []byte {
 }
 
 func (b *batchState) appendHeader(op, rec, field uint32, kind FieldKind, n uint32) {
-	b.log = binary.LittleEndian.AppendUint32(b.log, op)
-	b.log = binary.LittleEndian.AppendUint32(b.log, rec)
-	b.log = binary.LittleEndian.AppendUint32(b.log, field)
-	b.log = binary.LittleEndian.AppendUint32(b.log, uint32(kind))
-	b.log = binary.LittleEndian.AppendUint32(b.log, n)
+	b.log = slices.Grow(b.log, logHeaderSize)
+	at := len(b.log)
+	b.log = b.log[:at+logHeaderSize]
+	h := b.log[at:]
+	le := binary.LittleEndian
+	le.PutUint32(h[0:], op)
+	le.PutUint32(h[4:], rec)
+	le.PutUint32(h[8:], field)
+	le.PutUint32(h[12:], uint32(kind))
+	le.PutUint32(h[16:], n)
 }
 
 func (b *batchState) noteSet(rec uint32, bf *batchField, val, n int) {
@@ -360,8 +396,8 @@ func setBuffer[T string | []byte](b *batchState, f Field, d Data, kind FieldKind
 	b.appendHeader(logOpSet, rec, bf.field, kind, uint32(len(v)))
 	val := len(b.log)
 	b.log = append(b.log, v...)
-	for len(b.log)%4 != 0 {
-		b.log = append(b.log, 0)
+	if pad := (4 - len(b.log)%4) % 4; pad > 0 {
+		b.log = append(b.log, zeroPad[:pad]...)
 	}
 	b.noteSet(rec, bf, val, len(v))
 	return true

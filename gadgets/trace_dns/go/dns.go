@@ -9,7 +9,6 @@ import (
 	"errors"
 	"net/netip"
 	"strconv"
-	"strings"
 )
 
 var (
@@ -123,8 +122,13 @@ func be16(b []byte) uint16 { return uint16(b[0])<<8 | uint16(b[1]) }
 // readName returns the name at off in presentation form ("example.com.",
 // "." for the root) and the offset after it in the message (after the
 // first pointer, if compressed).
+// nameScratch is where readName assembles a name (the module is
+// single-threaded), so that a name costs one allocation.
+var nameScratch []byte
+
 func readName(msg []byte, off int) (string, int, error) {
-	var sb strings.Builder
+	sb := nameScratch[:0]
+	defer func() { nameScratch = sb[:0] }()
 	end := -1 // where the name ends in the message, once a pointer was taken
 	wire := 0
 	for ptrs := 0; ; {
@@ -138,10 +142,10 @@ func readName(msg []byte, off int) (string, int, error) {
 				if end < 0 {
 					end = off + 1
 				}
-				if sb.Len() == 0 {
+				if len(sb) == 0 {
 					return ".", end, nil
 				}
-				return sb.String(), end, nil
+				return string(sb), end, nil
 			}
 			if off+1+c > len(msg) {
 				return "", 0, errShort
@@ -149,8 +153,8 @@ func readName(msg []byte, off int) (string, int, error) {
 			if wire += c + 1; wire > maxNameLen {
 				return "", 0, errName
 			}
-			appendLabel(&sb, msg[off+1:off+1+c])
-			sb.WriteByte('.')
+			sb = appendLabel(sb, msg[off+1:off+1+c])
+			sb = append(sb, '.')
 			off += 1 + c
 		case 0xc0:
 			if off+1 >= len(msg) {
@@ -195,21 +199,18 @@ func skipName(msg []byte, off int) (int, error) {
 
 // appendLabel writes a label as zone files show it: dots and backslashes
 // inside it escaped, bytes that are not printable ASCII as \DDD.
-func appendLabel(sb *strings.Builder, label []byte) {
+func appendLabel(sb []byte, label []byte) []byte {
 	for _, c := range label {
 		switch {
 		case c == '.' || c == '\\':
-			sb.WriteByte('\\')
-			sb.WriteByte(c)
+			sb = append(sb, '\\', c)
 		case c < 0x21 || c > 0x7e:
-			sb.WriteByte('\\')
-			sb.WriteByte('0' + c/100)
-			sb.WriteByte('0' + c/10%10)
-			sb.WriteByte('0' + c%10)
+			sb = append(sb, '\\', '0'+c/100, '0'+c/10%10, '0'+c%10)
 		default:
-			sb.WriteByte(c)
+			sb = append(sb, c)
 		}
 	}
+	return sb
 }
 
 const (

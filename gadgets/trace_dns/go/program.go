@@ -293,22 +293,48 @@ func onEvent(_ api.DataSource, d api.Data) {
 	}
 }
 
+// Addresses of the clients and servers seen, interned: a run sees few of
+// them, and a lookup by the bytes of a field allocates nothing.
+var (
+	addrScratch [64]byte
+	addrs       = map[string]string{}
+)
+
+const maxInterned = 4096
+
+// addr returns the value of the address field f.
+func addr(f api.Field, d api.Data) string {
+	n, err := f.Bytes(d, addrScratch[:])
+	if err != nil {
+		return str(f, d, 64)
+	}
+	b := addrScratch[:n]
+	if s, ok := addrs[string(b)]; ok {
+		return s
+	}
+	s := string(b)
+	if len(addrs) < maxInterned {
+		addrs[s] = s
+	}
+	return s
+}
+
 // track feeds a query or a response to the unanswered-query tracker.
 func track(d api.Data, ts int64) {
 	netns, _ := in.netns.Uint32(d)
 	proto, _ := in.proto.Uint16(d)
 	k := queryKey{netns: netns, id: msg.id, proto: proto}
 	if msg.response {
-		k.addr = str(in.dstAddr, d, 64)
+		k.addr = addr(in.dstAddr, d)
 		k.port, _ = in.dstPort.Uint16(d)
 		tracker0.response(k, ts)
 		return
 	}
-	dst := str(in.dstAddr, d, 64)
+	dst := addr(in.dstAddr, d)
 	if a, err := netip.ParseAddr(dst); err == nil && a.IsMulticast() {
 		return // mDNS: answers go to the group, not to the asker
 	}
-	k.addr = str(in.srcAddr, d, 64)
+	k.addr = addr(in.srcAddr, d)
 	k.port, _ = in.srcPort.Uint16(d)
 	tracker0.query(k, ts, func() queryInfo {
 		dport, _ := in.dstPort.Uint16(d)

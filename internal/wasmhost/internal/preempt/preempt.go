@@ -35,7 +35,7 @@ const callbackExport = "dataSourceCallback"
 
 // Period is the number of checks (backward branches, tail calls, throws)
 // between two calls into the host.
-const Period = 1 << 14
+const Period = 1 << 10
 
 // ErrUnsupported is returned for a module that uses an instruction or a
 // construct Instrument does not know (the caller then falls back to
