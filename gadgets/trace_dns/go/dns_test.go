@@ -231,8 +231,32 @@ func TestTracker(t *testing.T) {
 	// Early responses are forgotten after the window.
 	tr.response(key(9), 12*s)
 	tr.advance(12*s+earlyWindow, report)
-	if len(tr.early) != 0 || len(tr.earlyQ) != 0 {
-		t.Errorf("early responses kept: %v %v", tr.early, tr.earlyQ)
+	if len(tr.early) != 0 || len(tr.earlyQ) != tr.earlyHead {
+		t.Errorf("early responses kept: %v %v", tr.early, tr.earlyQ[tr.earlyHead:])
+	}
+}
+
+// TestEarlyResponsesAtRate: responses that come before their queries, at
+// a steady rate for longer than the window, are all matched (none is
+// refused for lack of room) and leave nothing pending.
+func TestEarlyResponsesAtRate(t *testing.T) {
+	tr := newTracker(5e9)
+	reported := 0
+	report := func(*pendingQuery, int64) { reported++ }
+	const step = int64(100e3) // 10,000 per second
+	for i := 0; i < 100000; i++ {
+		ts := int64(i) * step
+		k := queryKey{id: uint16(i), port: uint16(i >> 16), addr: "127.0.0.1"}
+		tr.advance(ts, report)
+		tr.response(k, ts)
+		tr.query(k, ts-1, func() queryInfo { return queryInfo{} })
+	}
+	tr.advance(int64(100000)*step+10e9, report)
+	if reported != 0 || len(tr.pending) != 0 {
+		t.Errorf("%d reported as unanswered, %d pending; want 0", reported, len(tr.pending))
+	}
+	if n := len(tr.earlyQ) - tr.earlyHead; n > maxEarlyQueued {
+		t.Errorf("%d early responses queued", n)
 	}
 }
 

@@ -54,6 +54,9 @@ type queued struct {
 const (
 	maxPending = 16384
 	maxEarly   = 4096
+	// maxEarlyQueued bounds the expiry queue of early responses, matched
+	// ones included: a window's worth at 32,768 responses per second.
+	maxEarlyQueued = 65536
 	// earlyWindow is how long a response without a query is remembered:
 	// per-CPU perf buffers may hand a response over before its query.
 	earlyWindow = int64(2e9)
@@ -68,9 +71,11 @@ type tracker struct {
 	queue   []queued // by time sent; stale entries are skipped
 	head    int
 
-	// early are responses seen before their query: key → response time.
-	early  map[queryKey]int64
-	earlyQ []queued
+	// early are responses seen before their query: key → response time;
+	// earlyQ[earlyHead:] are they in arrival order, for expiry.
+	early     map[queryKey]int64
+	earlyQ    []queued
+	earlyHead int
 
 	dropped uint64
 }
@@ -105,16 +110,20 @@ func (t *tracker) advance(ts int64, report func(p *pendingQuery, waited int64)) 
 		t.queue = append(t.queue[:0], t.queue[t.head:]...)
 		t.head = 0
 	}
-	// Forget early responses older than the window.
-	n := 0
-	for n < len(t.earlyQ) && t.earlyQ[n].ts+earlyWindow <= t.now {
-		if ts, ok := t.early[t.earlyQ[n].key]; ok && ts == t.earlyQ[n].ts {
-			delete(t.early, t.earlyQ[n].key)
+	// Forget early responses older than the window. Like queue, earlyQ
+	// is consumed from earlyHead and compacted now and then: shifting it
+	// on every event would cost its length each time.
+	for t.earlyHead < len(t.earlyQ) && t.earlyQ[t.earlyHead].ts+earlyWindow <= t.now {
+		q := t.earlyQ[t.earlyHead]
+		if ts, ok := t.early[q.key]; ok && ts == q.ts {
+			delete(t.early, q.key)
 		}
-		n++
+		t.earlyQ[t.earlyHead] = queued{}
+		t.earlyHead++
 	}
-	if n > 0 {
-		t.earlyQ = append(t.earlyQ[:0], t.earlyQ[n:]...)
+	if t.earlyHead > 1024 && t.earlyHead*2 > len(t.earlyQ) {
+		t.earlyQ = append(t.earlyQ[:0], t.earlyQ[t.earlyHead:]...)
+		t.earlyHead = 0
 	}
 }
 
@@ -145,7 +154,9 @@ func (t *tracker) response(k queryKey, ts int64) {
 		delete(t.pending, k)
 		return
 	}
-	if len(t.early) < maxEarly && len(t.earlyQ) < 2*maxEarly {
+	// The queue also holds entries already matched by their query (they
+	// expire with the window), hence its looser bound.
+	if len(t.early) < maxEarly && len(t.earlyQ)-t.earlyHead < maxEarlyQueued {
 		t.early[k] = ts
 		t.earlyQ = append(t.earlyQ, queued{key: k, ts: ts})
 	}
