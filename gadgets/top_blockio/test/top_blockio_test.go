@@ -73,7 +73,8 @@ func diskDir(t *testing.T) (string, syscall.Stat_t) {
 
 // TestWriterIsTop writes 32 MiB with dd conv=fsync while top_blockio
 // runs: dd itself submits the writeback of its data from fsync(2), so it
-// is charged, and it is the top entry of its batch by bytes.
+// is charged, and it is the top user-space entry of its batch by bytes
+// (kernel writeback threads flushing other jobs' pages may rank above).
 func TestWriterIsTop(t *testing.T) {
 	ig := igWithTopBlockio(t)
 	dir, st := diskDir(t)
@@ -143,7 +144,13 @@ func TestWriterIsTop(t *testing.T) {
 		if err := json.Unmarshal([]byte(line), &b); err != nil {
 			t.Fatalf("output line is not a JSON array: %q: %v", line, err)
 		}
+		rank := 0 // among user-space processes: kernel threads (children
+		// of kthreadd) flush other jobs' dirty pages and may well top dd
 		for j, e := range b {
+			userRank := rank
+			if e.Proc.Pid != 2 && e.Proc.Parent.Pid != 2 {
+				rank++
+			}
 			if j > 0 && e.Bytes > b[j-1].Bytes {
 				t.Errorf("batch %d not sorted by -bytes", i)
 			}
@@ -175,7 +182,7 @@ func TestWriterIsTop(t *testing.T) {
 			}
 			total += e.Bytes
 			if e.Bytes > bestBytes {
-				bestBatch, bestBytes, bestRank = i, e.Bytes, j
+				bestBatch, bestBytes, bestRank = i, e.Bytes, userRank
 			}
 		}
 	}
@@ -186,7 +193,7 @@ func TestWriterIsTop(t *testing.T) {
 		t.Errorf("dd charged %d bytes, want at least the %d it wrote", total, size)
 	}
 	if bestRank != 0 {
-		t.Errorf("dd is entry %d of batch %d, want the top one:\n%s", bestRank, bestBatch, out[bestBatch])
+		t.Errorf("dd is user-space entry %d of batch %d, want the top one:\n%s", bestRank, bestBatch, out[bestBatch])
 	}
 	t.Logf("dd: %d bytes charged, top of batch %d", total, bestBatch)
 }
