@@ -31,16 +31,17 @@ type pendingQuery struct {
 }
 
 type queryInfo struct {
-	timestamp  string
-	netns      uint32
-	src, dst   string
-	nameserver string
-	id         string
-	name       string
-	qtype      uint16
-	comm       string
-	pid, tid   uint32
-	extra      []string // values of the optional copied fields (k8s.*, ...)
+	timestamp        string
+	netns            uint32
+	srcAddr, dstAddr string // formatted with their ports when reported
+	srcPort, dstPort uint16
+	nameserver       string
+	id               uint16
+	name             string
+	qtype            uint16
+	comm             string
+	pid, tid         uint32
+	extra            []string // values of the optional copied fields (k8s.*, ...)
 }
 
 type queued struct {

@@ -6,6 +6,7 @@
 package main
 
 import (
+	"bytes"
 	"fmt"
 	"net/netip"
 	"strconv"
@@ -293,28 +294,32 @@ func onEvent(_ api.DataSource, d api.Data) {
 	}
 }
 
-// Addresses of the clients and servers seen, interned: a run sees few of
-// them, and a lookup by the bytes of a field allocates nothing.
+// Values repeated from event to event (addresses, commands, container
+// names) are interned: a lookup by the bytes of a field allocates nothing,
+// so tracking a query costs few allocations.
 var (
-	addrScratch [64]byte
-	addrs       = map[string]string{}
+	internScratch [256]byte
+	interned      = map[string]string{}
 )
 
 const maxInterned = 4096
 
-// addr returns the value of the address field f.
-func addr(f api.Field, d api.Data) string {
-	n, err := f.Bytes(d, addrScratch[:])
+// intern returns the value of the string field f.
+func intern(f api.Field, d api.Data) string {
+	n, err := f.Bytes(d, internScratch[:])
 	if err != nil {
-		return str(f, d, 64)
+		return str(f, d, 4096)
 	}
-	b := addrScratch[:n]
-	if s, ok := addrs[string(b)]; ok {
+	b := internScratch[:n]
+	if k := bytes.IndexByte(b, 0); k >= 0 {
+		b = b[:k]
+	}
+	if s, ok := interned[string(b)]; ok {
 		return s
 	}
 	s := string(b)
-	if len(addrs) < maxInterned {
-		addrs[s] = s
+	if len(interned) < maxInterned {
+		interned[s] = s
 	}
 	return s
 }
@@ -325,16 +330,16 @@ func track(d api.Data, ts int64) {
 	proto, _ := in.proto.Uint16(d)
 	k := queryKey{netns: netns, id: msg.id, proto: proto}
 	if msg.response {
-		k.addr = addr(in.dstAddr, d)
+		k.addr = intern(in.dstAddr, d)
 		k.port, _ = in.dstPort.Uint16(d)
 		tracker0.response(k, ts)
 		return
 	}
-	dst := addr(in.dstAddr, d)
+	dst := intern(in.dstAddr, d)
 	if a, err := netip.ParseAddr(dst); err == nil && a.IsMulticast() {
 		return // mDNS: answers go to the group, not to the asker
 	}
-	k.addr = addr(in.srcAddr, d)
+	k.addr = intern(in.srcAddr, d)
 	k.port, _ = in.srcPort.Uint16(d)
 	tracker0.query(k, ts, func() queryInfo {
 		dport, _ := in.dstPort.Uint16(d)
@@ -343,11 +348,13 @@ func track(d api.Data, ts int64) {
 		qi := queryInfo{
 			timestamp:  str(in.timestamp, d, 64),
 			netns:      netns,
-			src:        endpoint(k.addr, k.port),
-			dst:        endpoint(dst, dport),
-			nameserver: str(in.nameserver, d, 64),
-			id:         hexID(msg.id),
-			comm:       str(in.comm, d, 16),
+			srcAddr:    k.addr,
+			srcPort:    k.port,
+			dstAddr:    dst,
+			dstPort:    dport,
+			nameserver: intern(in.nameserver, d),
+			id:         msg.id,
+			comm:       intern(in.comm, d),
 			pid:        pid,
 			tid:        tid,
 		}
@@ -355,8 +362,11 @@ func track(d api.Data, ts int64) {
 			qi.name = msg.name
 			qi.qtype = msg.qtype
 		}
-		for _, c := range copied {
-			qi.extra = append(qi.extra, str(c[0], d, 256))
+		if len(copied) > 0 {
+			qi.extra = make([]string, len(copied))
+			for j, c := range copied {
+				qi.extra[j] = intern(c[0], d)
+			}
 		}
 		return qi
 	})
@@ -365,7 +375,7 @@ func track(d api.Data, ts int64) {
 func reportUnanswered(p *pendingQuery, waited int64) {
 	pkt, err := unanswered.NewPacketSingle()
 	if err != nil {
-		api.Warnf("trace_dns: unanswered query %s %s: %v", p.info.id, p.info.name, err)
+		api.Warnf("trace_dns: unanswered query %s %s: %v", hexID(p.info.id), p.info.name, err)
 		return
 	}
 	d := api.Data(pkt)
@@ -376,10 +386,10 @@ func reportUnanswered(p *pendingQuery, waited int64) {
 	un.comm.SetString(d, i.comm)
 	un.pid.SetUint32(d, i.pid)
 	un.tid.SetUint32(d, i.tid)
-	un.src.SetString(d, i.src)
-	un.dst.SetString(d, i.dst)
+	un.src.SetString(d, endpoint(i.srcAddr, i.srcPort))
+	un.dst.SetString(d, endpoint(i.dstAddr, i.dstPort))
 	un.nameserver.SetString(d, i.nameserver)
-	un.id.SetString(d, i.id)
+	un.id.SetString(d, hexID(i.id))
 	un.qr.SetString(d, "Q")
 	qtype := ""
 	if i.name != "" {
@@ -400,7 +410,7 @@ func reportUnanswered(p *pendingQuery, waited int64) {
 		c[1].SetString(d, v)
 	}
 	if err := unanswered.EmitAndRelease(api.Packet(pkt)); err != nil {
-		api.Warnf("trace_dns: emit unanswered query %s %s: %v", i.id, i.name, err)
+		api.Warnf("trace_dns: emit unanswered query %s %s: %v", hexID(i.id), i.name, err)
 	}
 }
 
