@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 	"golang.org/x/sys/unix"
@@ -65,38 +66,21 @@ func isTerminal(w io.Writer) bool {
 }
 
 func newImagePullCmd(env Env) *cobra.Command {
-	var rf remoteFlags
-	cmd := &cobra.Command{
-		Use:   "pull IMAGE",
-		Short: "Copy an image (every architecture) from its registry into the local store",
-		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			st, err := openStore(env)
-			if err != nil {
-				return err
-			}
-			opts, err := rf.options(env)
-			if err != nil {
-				return err
-			}
-			desc, err := registry.Pull(cmd.Context(), st, args[0], opts)
-			if err != nil {
-				return err
-			}
-			ref, _ := st.Resolver().Normalize(args[0])
-			fmt.Fprintf(env.Stdout, "Pulled %s@%s\n", st.Resolver().Display(ref), desc.Digest)
-			return nil
-		},
-	}
-	rf.register(cmd.Flags())
-	return cmd
+	return newTransferCmd(env, "pull IMAGE", "Copy an image (every architecture) from its registry into the local store", "Pulled", registry.Pull)
 }
 
 func newImagePushCmd(env Env) *cobra.Command {
+	return newTransferCmd(env, "push IMAGE", "Copy an image from the local store to its registry", "Pushed", registry.Push)
+}
+
+// newTransferCmd is pull or push: copy one image between the local store
+// and its registry with transfer, then print what was copied.
+func newTransferCmd(env Env, use, short, done string,
+	transfer func(context.Context, *registry.Store, string, registry.RemoteOptions) (ocispec.Descriptor, error)) *cobra.Command {
 	var rf remoteFlags
 	cmd := &cobra.Command{
-		Use:   "push IMAGE",
-		Short: "Copy an image from the local store to its registry",
+		Use:   use,
+		Short: short,
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			st, err := openStore(env)
@@ -107,12 +91,12 @@ func newImagePushCmd(env Env) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			desc, err := registry.Push(cmd.Context(), st, args[0], opts)
+			desc, err := transfer(cmd.Context(), st, args[0], opts)
 			if err != nil {
 				return err
 			}
 			ref, _ := st.Resolver().Normalize(args[0])
-			fmt.Fprintf(env.Stdout, "Pushed %s@%s\n", st.Resolver().Display(ref), desc.Digest)
+			fmt.Fprintf(env.Stdout, "%s %s@%s\n", done, st.Resolver().Display(ref), desc.Digest)
 			return nil
 		},
 	}

@@ -2,6 +2,7 @@ package testutil
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -223,4 +224,23 @@ func CompileBPF(tb testing.TB, src string, extra ...string) string {
 		tb.Fatalf("clang %s: %v\n%s", strings.Join(args, " "), err, b)
 	}
 	return out
+}
+
+// JSONLines decodes ig's JSON output, one value per non-empty line (an
+// event, or an array for array datasources), failing the test on a line
+// that is not a T.
+func JSONLines[T any](tb testing.TB, out string) []T {
+	tb.Helper()
+	var vs []T
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+		if line == "" {
+			continue
+		}
+		var v T
+		if err := json.Unmarshal([]byte(line), &v); err != nil {
+			tb.Fatalf("ig output line is not a %T: %q: %v", v, line, err)
+		}
+		vs = append(vs, v)
+	}
+	return vs
 }

@@ -1,14 +1,12 @@
 package top_file_test
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
-	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -155,18 +153,7 @@ func kernelDev(st *syscall.Stat_t) uint32 {
 // parseBatches reads one JSON array per fetch.
 func parseBatches(t *testing.T, out string) [][]entry {
 	t.Helper()
-	var batches [][]entry
-	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
-		if line == "" {
-			continue
-		}
-		var b []entry
-		if err := json.Unmarshal([]byte(line), &b); err != nil {
-			t.Fatalf("output line is not a JSON array: %q: %v", line, err)
-		}
-		batches = append(batches, b)
-	}
-	return batches
+	return testutil.JSONLines[[]entry](t, out)
 }
 
 // TestWriterIsTop runs the usual top command while a child rewrites a

@@ -1,7 +1,6 @@
 package trace_exec_test
 
 import (
-	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -110,18 +109,7 @@ func (w *workload) Stop() {
 
 func parseEvents(t *testing.T, out string) []event {
 	t.Helper()
-	var evs []event
-	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
-		if line == "" {
-			continue
-		}
-		var ev event
-		if err := json.Unmarshal([]byte(line), &ev); err != nil {
-			t.Fatalf("output line is not JSON: %q: %v", line, err)
-		}
-		evs = append(evs, ev)
-	}
-	return evs
+	return testutil.JSONLines[event](t, out)
 }
 
 // runParallel runs ig once per argument list, all at the same time, while

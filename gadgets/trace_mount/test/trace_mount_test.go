@@ -1,7 +1,6 @@
 package trace_mount_test
 
 import (
-	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -172,14 +171,7 @@ func TestMountsInPrivateNamespace(t *testing.T) {
 	}
 
 	byPid := map[uint32][]event{}
-	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
-		if line == "" {
-			continue
-		}
-		var ev event
-		if err := json.Unmarshal([]byte(line), &ev); err != nil {
-			t.Fatalf("output line is not JSON: %q: %v", line, err)
-		}
+	for _, ev := range testutil.JSONLines[event](t, out) {
 		byPid[ev.Proc.Pid] = append(byPid[ev.Proc.Pid], ev)
 	}
 

@@ -1,7 +1,6 @@
 package trace_oomkill_test
 
 import (
-	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -134,14 +133,7 @@ func TestOOMKillInMemoryCgroup(t *testing.T) {
 	t.Logf("ig run took %v, %d processes OOM-killed meanwhile", time.Since(start), len(killed))
 
 	seen := 0
-	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
-		if line == "" {
-			continue
-		}
-		var ev event
-		if err := json.Unmarshal([]byte(line), &ev); err != nil {
-			t.Fatalf("output line is not JSON: %q: %v", line, err)
-		}
+	for _, ev := range testutil.JSONLines[event](t, out) {
 		if !killed[ev.Tpid] {
 			continue
 		}

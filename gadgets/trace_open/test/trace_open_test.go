@@ -3,7 +3,6 @@ package trace_open_test
 import (
 	"bufio"
 	"bytes"
-	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -100,18 +99,7 @@ func (o *opener) Stop() map[string]int {
 
 func parseEvents(t *testing.T, out string) []event {
 	t.Helper()
-	var evs []event
-	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
-		if line == "" {
-			continue
-		}
-		var ev event
-		if err := json.Unmarshal([]byte(line), &ev); err != nil {
-			t.Fatalf("output line is not JSON: %q: %v", line, err)
-		}
-		evs = append(evs, ev)
-	}
-	return evs
+	return testutil.JSONLines[event](t, out)
 }
 
 func TestOpenIsTraced(t *testing.T) {

@@ -1,11 +1,9 @@
 package trace_signal_test
 
 import (
-	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
-	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -96,18 +94,7 @@ func startKiller(t *testing.T) *killer {
 
 func parseEvents(t *testing.T, out string) []event {
 	t.Helper()
-	var evs []event
-	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
-		if line == "" {
-			continue
-		}
-		var ev event
-		if err := json.Unmarshal([]byte(line), &ev); err != nil {
-			t.Fatalf("output line is not JSON: %q: %v", line, err)
-		}
-		evs = append(evs, ev)
-	}
-	return evs
+	return testutil.JSONLines[event](t, out)
 }
 
 func TestSignals(t *testing.T) {
