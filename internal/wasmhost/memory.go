@@ -33,8 +33,11 @@ func newMmapMemory(_, max uint64) experimental.LinearMemory {
 // Reallocate implements experimental.LinearMemory: the first size bytes of
 // the reservation, or nil beyond it (memory.grow then returns -1).
 func (m *mmapMemory) Reallocate(size uint64) []byte {
-	if size > uint64(len(m.buf)) {
+	switch {
+	case size > uint64(len(m.buf)):
 		return nil
+	case size == 0:
+		return []byte{} // nil would mean failure
 	}
 	return m.buf[:size:size]
 }

@@ -24,4 +24,9 @@ func TestMmapMemory(t *testing.T) {
 	if m.Reallocate(4*65536+1) != nil {
 		t.Error("grew beyond the reservation")
 	}
+	empty := newMmapMemory(0, 0) // a memory declared with a maximum of 0 pages
+	if b := empty.Reallocate(0); b == nil || len(b) != 0 {
+		t.Errorf("Reallocate(0) of an empty memory = %v, want an empty, non-nil slice", b)
+	}
+	empty.Free()
 }
