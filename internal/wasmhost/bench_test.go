@@ -1,12 +1,18 @@
 package wasmhost
 
 import (
+	"bytes"
 	"context"
+	"encoding/binary"
+	"path/filepath"
+	goruntime "runtime"
 	"testing"
+	"time"
 
 	"github.com/gadgetkit/ig/internal/datasource"
 	"github.com/gadgetkit/ig/internal/pipeline"
 	"github.com/gadgetkit/ig/internal/wasmhost/internal/preempt"
+	"github.com/gadgetkit/ig/registry"
 )
 
 const benchBatchSize = 256
@@ -201,4 +207,131 @@ func TestSteadyStateAllocs(t *testing.T) {
 			})
 		}
 	}
+}
+
+// BenchmarkTraceDNSModule runs gadgets/trace_dns's Wasm module (built
+// from source with the SDK, as `ig image build` does) over batches of 256
+// synthetic events shaped like the runtime's dns datasource: queries and
+// their responses in turn, ids and timestamps moving on from batch to
+// batch, so that with --dns-timeout every query is tracked and answered.
+// It measures the module's own cost, without the kernel or the rest of
+// the pipeline.
+func BenchmarkTraceDNSModule(b *testing.B) {
+	for _, timeout := range []string{"0", "5s"} {
+		b.Run("dns-timeout="+timeout, func(b *testing.B) { benchTraceDNS(b, timeout) })
+	}
+}
+
+func benchTraceDNS(b *testing.B, timeout string) {
+	ctx := context.Background()
+	st, err := registry.Open(filepath.Join(b.TempDir(), "store"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	var log bytes.Buffer
+	if _, err := registry.Build(ctx, filepath.Join("..", "..", "gadgets", "trace_dns"), registry.BuildOptions{
+		Store: st, Tag: "trace_dns", Output: &log, Archs: []string{goruntime.GOARCH}}); err != nil {
+		b.Fatalf("build trace_dns: %v\n%s", err, log.String())
+	}
+	img, err := st.Load(ctx, "trace_dns", goruntime.GOARCH)
+	if err != nil {
+		b.Fatal(err)
+	}
+	ds := datasource.New("dns", datasource.TypeSingle)
+	for _, f := range []struct {
+		name      string
+		kind      datasource.Kind
+		off, size uint32
+	}{
+		{"timestamp_raw", datasource.Uint64, 0, 8}, {"netns_id", datasource.Uint32, 8, 4},
+		{"dns_off", datasource.Uint16, 12, 2}, {"src.port", datasource.Uint16, 14, 2},
+		{"src.proto_raw", datasource.Uint16, 16, 2}, {"dst.port", datasource.Uint16, 18, 2},
+		{"proc.comm", datasource.CString, 20, 16}, {"proc.pid", datasource.Uint32, 36, 4},
+		{"proc.tid", datasource.Uint32, 40, 4}, {"data_len", datasource.Uint32, 44, 4},
+		{"data", datasource.Bytes, 48, 128},
+	} {
+		if _, err := ds.AddStaticField(nil, f.name, f.kind, f.off, f.size, 0); err != nil {
+			b.Fatal(err)
+		}
+	}
+	for _, n := range []string{"timestamp", "src.addr", "dst.addr", "nameserver.addr"} {
+		if _, err := ds.AddField(nil, n, datasource.String, 0); err != nil {
+			b.Fatal(err)
+		}
+	}
+	mod, err := Compile(ctx, img.Wasm, Config{CacheDir: testCache})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { mod.Close(ctx) })
+	inst, err := mod.Instantiate(ctx, Env{DataSources: []*datasource.DataSource{ds}, Params: map[string]string{"dns-timeout": timeout},
+		NewDataSource: func(name string, typ datasource.Type) (*datasource.DataSource, error) {
+			return datasource.New(name, typ), nil
+		}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { inst.Close(ctx) })
+	if err := inst.Init(ctx); err != nil {
+		b.Fatal(err)
+	}
+	if err := inst.Start(ctx); err != nil {
+		b.Fatal(err)
+	}
+	stage := inst.Stage(ds)
+
+	const n = benchBatchSize
+	set := func(r *datasource.Record, name string, v uint64) { ds.Field(name).SetUint64(r, v) }
+	var recs []*datasource.Record
+	for k := range n {
+		r := ds.NewRecord()
+		r.SetStatic(make([]byte, ds.StaticSize), ds.StaticSize)
+		p := make([]byte, 12, 64)
+		binary.BigEndian.PutUint16(p[4:], 1) // one question
+		for _, l := range []string{"load", "bench", "test"} {
+			p = append(append(p, byte(len(l))), l...)
+		}
+		p = append(p, 0, 0, 1, 0, 1)
+		client, server := "127.0.0.1", "127.0.0.77"
+		cport, sport := uint64(40000+k/2%32), uint64(53)
+		if k%2 == 1 { // the response: flags, one A record, endpoints swapped
+			binary.BigEndian.PutUint16(p[2:], 0x8180)
+			binary.BigEndian.PutUint16(p[6:], 1)
+			p = append(p, 0xc0, 0x0c, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4, 127, 0, 0, 77)
+			client, server, cport, sport = server, client, sport, cport
+		} else {
+			binary.BigEndian.PutUint16(p[2:], 0x0100)
+		}
+		set(r, "data_len", uint64(len(p)))
+		set(r, "src.port", cport)
+		set(r, "dst.port", sport)
+		set(r, "src.proto_raw", 17)
+		copy(ds.Field("data").Raw(r), p)
+		ds.Field("src.addr").SetString(r, client)
+		ds.Field("dst.addr").SetString(r, server)
+		ds.Field("timestamp").SetString(r, "2026-11-26T22:00:00.000000000Z")
+		copy(ds.Field("proc.comm").Raw(r), "client")
+		recs = append(recs, r)
+	}
+	batch := &pipeline.Batch{DS: ds}
+	ts := uint64(time.Now().UnixNano())
+	id := uint16(0)
+	b.ResetTimer()
+	for range b.N {
+		b.StopTimer()
+		for k, r := range recs {
+			if k%2 == 0 {
+				id++
+			}
+			ts += 125e3
+			binary.BigEndian.PutUint16(ds.Field("data").Raw(r), id)
+			set(r, "timestamp_raw", ts)
+		}
+		batch.Records = append(batch.Records[:0], recs...)
+		b.StartTimer()
+		if err := stage.Process(batch); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/event")
 }

@@ -191,7 +191,7 @@ func TestTracker(t *testing.T) {
 		}
 		got = append(got, p.info.name)
 	}
-	key := func(id uint16) queryKey { return queryKey{netns: 1, id: id, proto: 17, port: 4000, addr: "127.0.0.1"} }
+	key := func(id uint16) queryKey { return queryKey{netns: 1, id: id, proto: 17, port: 4000, addr: 1} }
 	info := func(n string) func() queryInfo { return func() queryInfo { return queryInfo{name: n} } }
 
 	tr.advance(10*s, report)
@@ -246,7 +246,7 @@ func TestEarlyResponsesAtRate(t *testing.T) {
 	const step = int64(100e3) // 10,000 per second
 	for i := 0; i < 100000; i++ {
 		ts := int64(i) * step
-		k := queryKey{id: uint16(i), port: uint16(i >> 16), addr: "127.0.0.1"}
+		k := queryKey{id: uint16(i), port: uint16(i >> 16), addr: 1}
 		tr.advance(ts, report)
 		tr.response(k, ts)
 		tr.query(k, ts-1, func() queryInfo { return queryInfo{} })
@@ -264,7 +264,7 @@ func TestTrackerBounds(t *testing.T) {
 	tr := newTracker(1e9)
 	reported := 0
 	for i := 0; i < maxPending+10; i++ {
-		tr.query(queryKey{id: uint16(i), port: uint16(i >> 16), addr: "::1"}, int64(i), func() queryInfo { return queryInfo{} })
+		tr.query(queryKey{id: uint16(i), port: uint16(i >> 16), addr: 2}, int64(i), func() queryInfo { return queryInfo{} })
 	}
 	if len(tr.pending) != maxPending || tr.dropped != 10 {
 		t.Fatalf("pending %d dropped %d", len(tr.pending), tr.dropped)

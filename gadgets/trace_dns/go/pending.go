@@ -13,12 +13,16 @@ package main
 // the DNS id, the transport protocol and the client's address and port
 // (the source of the query, the destination of the response). The eBPF
 // program matches latencies with the same key.
+//
+// The key holds no pointer (the address is an interned number, see
+// addrID): the expiry queue, which holds a timeout's worth of queries, is
+// then memory the garbage collector of the guest does not scan.
 type queryKey struct {
 	netns uint32
 	id    uint16
 	proto uint16
 	port  uint16
-	addr  string
+	addr  uint32
 }
 
 // pendingQuery is a query waiting for its response, with what its

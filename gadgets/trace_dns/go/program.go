@@ -324,22 +324,52 @@ func intern(f api.Field, d api.Data) string {
 	return s
 }
 
+// Client addresses get numbers for the tracker's keys (queryKey).
+var (
+	addrIDs   = map[string]uint32{}
+	addrNames []string
+)
+
+const maxAddrs = 1 << 16
+
+// addrID returns the number of the address in the field f, and false when
+// maxAddrs addresses have been numbered already.
+func addrID(f api.Field, d api.Data) (uint32, bool) {
+	a := intern(f, d)
+	if id, ok := addrIDs[a]; ok {
+		return id, true
+	}
+	if len(addrNames) >= maxAddrs {
+		return 0, false
+	}
+	id := uint32(len(addrNames))
+	addrIDs[a] = id
+	addrNames = append(addrNames, a)
+	return id, true
+}
+
 // track feeds a query or a response to the unanswered-query tracker.
 func track(d api.Data, ts int64) {
 	netns, _ := in.netns.Uint32(d)
 	proto, _ := in.proto.Uint16(d)
 	k := queryKey{netns: netns, id: msg.id, proto: proto}
 	if msg.response {
-		k.addr = intern(in.dstAddr, d)
-		k.port, _ = in.dstPort.Uint16(d)
-		tracker0.response(k, ts)
+		var ok bool
+		if k.addr, ok = addrID(in.dstAddr, d); ok {
+			k.port, _ = in.dstPort.Uint16(d)
+			tracker0.response(k, ts)
+		}
 		return
 	}
 	dst := intern(in.dstAddr, d)
 	if a, err := netip.ParseAddr(dst); err == nil && a.IsMulticast() {
 		return // mDNS: answers go to the group, not to the asker
 	}
-	k.addr = intern(in.srcAddr, d)
+	var ok bool
+	if k.addr, ok = addrID(in.srcAddr, d); !ok {
+		tracker0.dropped++
+		return
+	}
 	k.port, _ = in.srcPort.Uint16(d)
 	tracker0.query(k, ts, func() queryInfo {
 		dport, _ := in.dstPort.Uint16(d)
@@ -348,7 +378,7 @@ func track(d api.Data, ts int64) {
 		qi := queryInfo{
 			timestamp:  str(in.timestamp, d, 64),
 			netns:      netns,
-			srcAddr:    k.addr,
+			srcAddr:    addrNames[k.addr],
 			srcPort:    k.port,
 			dstAddr:    dst,
 			dstPort:    dport,
@@ -438,8 +468,8 @@ func gadgetStop() int32 {
 	// ones might still be answered and are not.
 	tracker0.advance(time.Now().UnixNano(), reportUnanswered)
 	if tracker0.dropped > 0 {
-		api.Warnf("trace_dns: %d queries were not tracked for --dns-timeout: more than %d were waiting at once",
-			tracker0.dropped, maxPending)
+		api.Warnf("trace_dns: %d queries were not tracked for --dns-timeout: more than %d were waiting at once, or they came from more than %d client addresses",
+			tracker0.dropped, maxPending, maxAddrs)
 	}
 	return 0
 }
