@@ -257,6 +257,9 @@ func TestSpinningGuestDoesNotBlockGC(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if inst.mod.mode != interruptPreempt {
+		t.Fatalf("interrupt mode %d: the rewriter refused the module", inst.mod.mode)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- inst.Init(ctx) }()
