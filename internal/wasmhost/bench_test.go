@@ -248,7 +248,8 @@ func benchTraceDNS(b *testing.B, timeout string) {
 		{"src.proto_raw", datasource.Uint16, 16, 2}, {"dst.port", datasource.Uint16, 18, 2},
 		{"proc.comm", datasource.CString, 20, 16}, {"proc.pid", datasource.Uint32, 36, 4},
 		{"proc.tid", datasource.Uint32, 40, 4}, {"data_len", datasource.Uint32, 44, 4},
-		{"data", datasource.Bytes, 48, 128},
+		{"data", datasource.Bytes, 48, 128}, {"src.addr_raw", datasource.Bytes, 176, 16},
+		{"dst.addr_raw", datasource.Bytes, 192, 16}, {"src.version", datasource.Uint8, 208, 1},
 	} {
 		if _, err := ds.AddStaticField(nil, f.name, f.kind, f.off, f.size, 0); err != nil {
 			b.Fatal(err)
@@ -293,12 +294,14 @@ func benchTraceDNS(b *testing.B, timeout string) {
 		}
 		p = append(p, 0, 0, 1, 0, 1)
 		client, server := "127.0.0.1", "127.0.0.77"
+		clientRaw, serverRaw := []byte{127, 0, 0, 1}, []byte{127, 0, 0, 77}
 		cport, sport := uint64(40000+k/2%32), uint64(53)
 		if k%2 == 1 { // the response: flags, one A record, endpoints swapped
 			binary.BigEndian.PutUint16(p[2:], 0x8180)
 			binary.BigEndian.PutUint16(p[6:], 1)
 			p = append(p, 0xc0, 0x0c, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4, 127, 0, 0, 77)
 			client, server, cport, sport = server, client, sport, cport
+			clientRaw, serverRaw = serverRaw, clientRaw
 		} else {
 			binary.BigEndian.PutUint16(p[2:], 0x0100)
 		}
@@ -306,6 +309,9 @@ func benchTraceDNS(b *testing.B, timeout string) {
 		set(r, "src.port", cport)
 		set(r, "dst.port", sport)
 		set(r, "src.proto_raw", 17)
+		set(r, "src.version", 4)
+		copy(ds.Field("src.addr_raw").Raw(r), clientRaw)
+		copy(ds.Field("dst.addr_raw").Raw(r), serverRaw)
 		copy(ds.Field("data").Raw(r), p)
 		ds.Field("src.addr").SetString(r, client)
 		ds.Field("dst.addr").SetString(r, server)

@@ -25,7 +25,10 @@ const (
 	headerLength = 12
 )
 
-// message is what the gadget reports of a DNS message.
+// message is what the gadget reports of a DNS message. Its byte slices
+// are reused from message to message (the module is single-threaded and
+// reports a message before it reads the next): parsing allocates nothing
+// once they have grown.
 type message struct {
 	id       uint16
 	response bool
@@ -38,18 +41,19 @@ type message struct {
 
 	// hasQuestion is set once the first question was read entirely.
 	hasQuestion bool
-	name        string // presentation form, with the final dot
+	name        []byte // presentation form, with the final dot
 	qtype       uint16
 
-	// addresses of the A and AAAA answers, in message order.
-	addresses []string
+	// addresses of the A and AAAA answers, in message order, separated
+	// by commas.
+	addresses []byte
 }
 
 // parseMessage reads b into m (reset first). On error, m holds what was
 // read before the error; the header is always complete when the error is
 // not errShort at offset 0.
 func parseMessage(b []byte, m *message) error {
-	*m = message{addresses: m.addresses[:0]}
+	*m = message{name: m.name[:0], addresses: m.addresses[:0]}
 	if len(b) < headerLength {
 		return errShort
 	}
@@ -68,9 +72,9 @@ func parseMessage(b []byte, m *message) error {
 	// Questions: the first one is reported, the others skipped.
 	for i := 0; i < int(m.qdcount); i++ {
 		var err error
-		var name string
+		var name []byte
 		if i == 0 {
-			name, off, err = readName(b, off)
+			name, off, err = readName(m.name[:0], b, off)
 		} else {
 			off, err = skipName(b, off)
 		}
@@ -107,33 +111,35 @@ func parseMessage(b []byte, m *message) error {
 		if class != classINET {
 			continue
 		}
+		var a netip.Addr
 		switch {
 		case typ == typeA && rdlen == 4:
-			m.addresses = append(m.addresses, netip.AddrFrom4([4]byte(rdata)).String())
+			a = netip.AddrFrom4([4]byte(rdata))
 		case typ == typeAAAA && rdlen == 16:
-			m.addresses = append(m.addresses, netip.AddrFrom16([16]byte(rdata)).String())
+			a = netip.AddrFrom16([16]byte(rdata))
+		default:
+			continue
 		}
+		if len(m.addresses) > 0 {
+			m.addresses = append(m.addresses, ',')
+		}
+		m.addresses = a.AppendTo(m.addresses)
 	}
 	return nil
 }
 
 func be16(b []byte) uint16 { return uint16(b[0])<<8 | uint16(b[1]) }
 
-// readName returns the name at off in presentation form ("example.com.",
-// "." for the root) and the offset after it in the message (after the
-// first pointer, if compressed).
-// nameScratch is where readName assembles a name (the module is
-// single-threaded), so that a name costs one allocation.
-var nameScratch []byte
-
-func readName(msg []byte, off int) (string, int, error) {
-	sb := nameScratch[:0]
-	defer func() { nameScratch = sb[:0] }()
+// readName appends the name at off in presentation form ("example.com.",
+// "." for the root) to sb and returns it with the offset after the name in
+// the message (after the first pointer, if compressed).
+func readName(sb, msg []byte, off int) ([]byte, int, error) {
+	start := len(sb)
 	end := -1 // where the name ends in the message, once a pointer was taken
 	wire := 0
 	for ptrs := 0; ; {
 		if off >= len(msg) {
-			return "", 0, errShort
+			return sb, 0, errShort
 		}
 		c := int(msg[off])
 		switch c & 0xc0 {
@@ -142,33 +148,33 @@ func readName(msg []byte, off int) (string, int, error) {
 				if end < 0 {
 					end = off + 1
 				}
-				if len(sb) == 0 {
-					return ".", end, nil
+				if len(sb) == start {
+					sb = append(sb, '.')
 				}
-				return string(sb), end, nil
+				return sb, end, nil
 			}
 			if off+1+c > len(msg) {
-				return "", 0, errShort
+				return sb, 0, errShort
 			}
 			if wire += c + 1; wire > maxNameLen {
-				return "", 0, errName
+				return sb, 0, errName
 			}
 			sb = appendLabel(sb, msg[off+1:off+1+c])
 			sb = append(sb, '.')
 			off += 1 + c
 		case 0xc0:
 			if off+1 >= len(msg) {
-				return "", 0, errShort
+				return sb, 0, errShort
 			}
 			if ptrs++; ptrs > maxPointers {
-				return "", 0, errPointer
+				return sb, 0, errPointer
 			}
 			if end < 0 {
 				end = off + 2
 			}
 			off = (c&0x3f)<<8 | int(msg[off+1])
 		default: // 0x40 and 0x80: extended label types, unused
-			return "", 0, errName
+			return sb, 0, errName
 		}
 	}
 }
@@ -228,7 +234,21 @@ var qtypeNames = map[uint16]string{
 	64: "SVCB", 65: "HTTPS", 251: "IXFR", 257: "CAA",
 }
 
+// qtypeSmall holds qtypeNames below 256: a map lookup costs the guest
+// far more than an index.
+var qtypeSmall = func() (a [256]string) {
+	for t, n := range qtypeNames {
+		if t < 256 {
+			a[t] = n
+		}
+	}
+	return a
+}()
+
 func qtypeName(t uint16) string {
+	if t < 256 && qtypeSmall[t] != "" {
+		return qtypeSmall[t]
+	}
 	if n, ok := qtypeNames[t]; ok {
 		return n
 	}
@@ -245,7 +265,7 @@ func rcodeName(r uint8) string {
 }
 
 // hexID is the id as 4 lower-case hex digits.
-func hexID(id uint16) string {
+func hexID(id uint16) [4]byte {
 	const digits = "0123456789abcdef"
-	return string([]byte{digits[id>>12], digits[id>>8&0xf], digits[id>>4&0xf], digits[id&0xf]})
+	return [4]byte{digits[id>>12], digits[id>>8&0xf], digits[id>>4&0xf], digits[id&0xf]}
 }

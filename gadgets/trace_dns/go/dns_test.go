@@ -8,6 +8,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"math/rand/v2"
 	"slices"
 	"strings"
 	"testing"
@@ -63,11 +64,11 @@ func TestQuery(t *testing.T) {
 	if m.id != 0x1234 || m.response || !m.rd || m.ra || m.tc || m.ancount != 0 {
 		t.Errorf("header: %+v", m)
 	}
-	if !m.hasQuestion || m.name != "example.test." || m.qtype != typeA {
+	if !m.hasQuestion || string(m.name) != "example.test." || m.qtype != typeA {
 		t.Errorf("question: %+v", m)
 	}
-	if hexID(m.id) != "1234" || hexID(0xab) != "00ab" {
-		t.Errorf("hexID: %s %s", hexID(m.id), hexID(0xab))
+	if h, h2 := hexID(m.id), hexID(0xab); string(h[:]) != "1234" || string(h2[:]) != "00ab" {
+		t.Errorf("hexID: %s %s", h[:], h2[:])
 	}
 }
 
@@ -86,15 +87,15 @@ func TestResponseWithCompressionAndCNAME(t *testing.T) {
 	if !m.response || !m.ra || m.rcode != 0 || m.ancount != 4 {
 		t.Errorf("header: %+v", m)
 	}
-	if m.name != "www.example.test." {
+	if string(m.name) != "www.example.test." {
 		t.Errorf("name %q", m.name)
 	}
-	if want := []string{"192.0.2.1", "2001:db8::1"}; !slices.Equal(m.addresses, want) {
-		t.Errorf("addresses %v, want %v", m.addresses, want)
+	if want := "192.0.2.1,2001:db8::1"; string(m.addresses) != want {
+		t.Errorf("addresses %s, want %s", m.addresses, want)
 	}
 	// The CNAME target decodes through its pointer.
 	at := bytes.Index(b.b, target)
-	if n, next, err := readName(b.b, at); err != nil || n != "cdn.example.test." || next != at+len(target) {
+	if n, next, err := readName(nil, b.b, at); err != nil || string(n) != "cdn.example.test." || next != at+len(target) {
 		t.Errorf("CNAME target: %q %d %v", n, next, err)
 	}
 }
@@ -105,7 +106,7 @@ func TestNameErrorAndNames(t *testing.T) {
 	if err := parseMessage(b.b, &m); err != nil {
 		t.Fatal(err)
 	}
-	if m.rcode != 3 || rcodeName(m.rcode) != "NameError" || m.name != "." || qtypeName(m.qtype) != "AAAA" {
+	if m.rcode != 3 || rcodeName(m.rcode) != "NameError" || string(m.name) != "." || qtypeName(m.qtype) != "AAAA" {
 		t.Errorf("%+v %s", m, rcodeName(m.rcode))
 	}
 	if rcodeName(9) != "9" || qtypeName(65) != "HTTPS" || qtypeName(999) != "999" {
@@ -113,7 +114,7 @@ func TestNameErrorAndNames(t *testing.T) {
 	}
 	// Labels with dots, backslashes and unprintable bytes are escaped.
 	b = newMsg(1, 0, 1, 0).raw(3, 'a', '.', 'b', 2, '\\', 0x01, 0).u16(1, 1)
-	if err := parseMessage(b.b, &m); err != nil || m.name != `a\.b.\\\001.` {
+	if err := parseMessage(b.b, &m); err != nil || string(m.name) != `a\.b.\\\001.` {
 		t.Errorf("escaped name %q, %v", m.name, err)
 	}
 }
@@ -131,7 +132,7 @@ func TestMalformed(t *testing.T) {
 		if n >= headerLength && m.id != 9 {
 			t.Errorf("%d bytes: header lost: %+v", n, m)
 		}
-		if n >= headerLength+14+4 && (!m.hasQuestion || m.name != "example.test.") {
+		if n >= headerLength+14+4 && (!m.hasQuestion || string(m.name) != "example.test.") {
 			t.Errorf("%d bytes: question lost: %+v", n, m)
 		}
 	}
@@ -185,31 +186,37 @@ func TestTracker(t *testing.T) {
 	const s = int64(1e9)
 	tr := newTracker(1 * s)
 	var got []string
-	report := func(p *pendingQuery, waited int64) {
+	report := func(p *entry, waited int64) {
 		if waited < tr.timeout {
 			t.Errorf("%s reported after %d ns", p.info.name, waited)
 		}
-		got = append(got, p.info.name)
+		got = append(got, string(p.info.name))
 	}
-	key := func(id uint16) queryKey { return queryKey{netns: 1, id: id, proto: 17, port: 4000, addr: 1} }
-	info := func(n string) func() queryInfo { return func() queryInfo { return queryInfo{name: n} } }
+	key := func(id uint16) *queryKey {
+		return &queryKey{netns: 1, id: id, proto: 17, port: 4000, addr: [16]byte{127, 0, 0, 1}, version: 4}
+	}
+	query := func(k *queryKey, ts int64, name string) {
+		if p := tr.query(k, ts); p != nil {
+			p.info.name = append(p.info.name, name...)
+		}
+	}
 
 	tr.advance(10*s, report)
-	tr.query(key(1), 10*s, info("answered"))
-	tr.query(key(2), 10*s, info("lost"))
-	tr.query(key(2), 10*s+s/2, info("lost again")) // a retransmission
+	query(key(1), 10*s, "answered")
+	query(key(2), 10*s, "lost")
+	query(key(2), 10*s+s/2, "lost again") // a retransmission
 	tr.response(key(1), 10*s+s/10)
 	// A response handed over before its query (another CPU's buffer).
 	tr.response(key(3), 10*s+s/5)
-	tr.query(key(3), 10*s+s/10, info("reordered"))
+	query(key(3), 10*s+s/10, "reordered")
 	// A later query that reuses the id of an answered one is tracked.
-	tr.query(key(1), 10*s+s/2, info("reused id"))
+	query(key(1), 10*s+s/2, "reused id")
 
 	tr.advance(10*s+9*s/10, report)
 	if len(got) != 0 {
 		t.Fatalf("reported before the deadline: %v", got)
 	}
-	if p := tr.pending[key(2)]; p == nil || p.attempts != 2 || p.ts != 10*s {
+	if p := tr.lookup(*key(2)); p == nil || p.attempts != 2 || p.ts != 10*s {
 		t.Fatalf("retransmission: %+v", p)
 	}
 	tr.advance(11*s, report)
@@ -220,8 +227,8 @@ func TestTracker(t *testing.T) {
 	if !slices.Equal(got, []string{"lost", "reused id"}) {
 		t.Fatalf("at 12s: %v", got)
 	}
-	if len(tr.pending) != 0 {
-		t.Errorf("left pending: %v", tr.pending)
+	if tr.pending != 0 {
+		t.Errorf("left pending: %d", tr.pending)
 	}
 	// Time never goes back.
 	tr.advance(5*s, report)
@@ -231,8 +238,8 @@ func TestTracker(t *testing.T) {
 	// Early responses are forgotten after the window.
 	tr.response(key(9), 12*s)
 	tr.advance(12*s+earlyWindow, report)
-	if len(tr.early) != 0 || len(tr.earlyQ) != tr.earlyHead {
-		t.Errorf("early responses kept: %v %v", tr.early, tr.earlyQ[tr.earlyHead:])
+	if tr.early != 0 || len(tr.earlyQ) != tr.earlyHead {
+		t.Errorf("early responses kept: %d %v", tr.early, tr.earlyQ[tr.earlyHead:])
 	}
 }
 
@@ -242,18 +249,18 @@ func TestTracker(t *testing.T) {
 func TestEarlyResponsesAtRate(t *testing.T) {
 	tr := newTracker(5e9)
 	reported := 0
-	report := func(*pendingQuery, int64) { reported++ }
+	report := func(*entry, int64) { reported++ }
 	const step = int64(100e3) // 10,000 per second
 	for i := 0; i < 100000; i++ {
 		ts := int64(i) * step
-		k := queryKey{id: uint16(i), port: uint16(i >> 16), addr: 1}
+		k := queryKey{id: uint16(i), port: uint16(i >> 16), addr: [16]byte{1}}
 		tr.advance(ts, report)
-		tr.response(k, ts)
-		tr.query(k, ts-1, func() queryInfo { return queryInfo{} })
+		tr.response(&k, ts)
+		tr.query(&k, ts-1)
 	}
 	tr.advance(int64(100000)*step+10e9, report)
-	if reported != 0 || len(tr.pending) != 0 {
-		t.Errorf("%d reported as unanswered, %d pending; want 0", reported, len(tr.pending))
+	if reported != 0 || tr.pending != 0 {
+		t.Errorf("%d reported as unanswered, %d pending; want 0", reported, tr.pending)
 	}
 	if n := len(tr.earlyQ) - tr.earlyHead; n > maxEarlyQueued {
 		t.Errorf("%d early responses queued", n)
@@ -264,13 +271,50 @@ func TestTrackerBounds(t *testing.T) {
 	tr := newTracker(1e9)
 	reported := 0
 	for i := 0; i < maxPending+10; i++ {
-		tr.query(queryKey{id: uint16(i), port: uint16(i >> 16), addr: 2}, int64(i), func() queryInfo { return queryInfo{} })
+		tr.query(&queryKey{id: uint16(i), port: uint16(i >> 16), addr: [16]byte{2}}, int64(i))
 	}
-	if len(tr.pending) != maxPending || tr.dropped != 10 {
-		t.Fatalf("pending %d dropped %d", len(tr.pending), tr.dropped)
+	if tr.pending != maxPending || tr.dropped != 10 {
+		t.Fatalf("pending %d dropped %d", tr.pending, tr.dropped)
 	}
-	tr.advance(1e10, func(*pendingQuery, int64) { reported++ })
-	if reported != maxPending || len(tr.pending) != 0 || len(tr.queue) != 0 {
-		t.Fatalf("reported %d, pending %d, queue %d", reported, len(tr.pending), len(tr.queue))
+	tr.advance(1e10, func(*entry, int64) { reported++ })
+	if reported != maxPending || tr.pending != 0 || len(tr.queue) != 0 {
+		t.Fatalf("reported %d, pending %d, queue %d", reported, tr.pending, len(tr.queue))
+	}
+}
+
+// TestTrackerTable checks the open-addressing table against a map through
+// a long run of random insertions and removals (removal moves entries
+// back along their probe sequences).
+func TestTrackerTable(t *testing.T) {
+	tr := newTracker(1e9)
+	model := map[queryKey]int32{}
+	rng := rand.New(rand.NewPCG(1, 2))
+	randKey := func() queryKey {
+		return queryKey{id: uint16(rng.IntN(40000)), port: uint16(rng.IntN(2)), addr: [16]byte{127, 0, 0, 1}, version: 4}
+	}
+	for i := 0; i < 400000; i++ {
+		k := randKey()
+		h := k.hash()
+		s, b := tr.find(&k, h)
+		want, ok := model[k]
+		if ok != (s >= 0) || ok && s != want {
+			t.Fatalf("op %d: find %+v = %d, want %d (%v)", i, k, s, want, ok)
+		}
+		switch {
+		case ok:
+			tr.release(b)
+			delete(model, k)
+		case len(model) < maxPending:
+			s, _ := tr.take(&k, h, b, false, 0)
+			model[k] = s
+		}
+	}
+	if tr.pending != len(model) {
+		t.Fatalf("%d pending, want %d", tr.pending, len(model))
+	}
+	for k, s := range model {
+		if got, _ := tr.find(&k, k.hash()); got != s {
+			t.Fatalf("%+v: slot %d, want %d", k, got, s)
+		}
 	}
 }

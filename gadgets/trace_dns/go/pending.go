@@ -8,50 +8,71 @@ package main
 // timestamps) and, at the end of the run, with the clock. A query is
 // therefore reported by the first DNS event seen after its deadline, or
 // when the gadget stops.
+//
+// The tracker runs for every DNS event inside the Wasm guest, where a Go
+// map operation or an allocation costs several hundred nanoseconds. It
+// therefore keeps its entries in slots that are reused (their byte slices
+// keep their capacity) and finds them through an open-addressing table of
+// slot numbers with a multiplicative hash: tracking a query and matching
+// its response allocate nothing in the steady state.
+
+import "encoding/binary"
 
 // queryKey identifies a query and its response: the network namespace,
 // the DNS id, the transport protocol and the client's address and port
 // (the source of the query, the destination of the response). The eBPF
 // program matches latencies with the same key.
-//
-// The key holds no pointer (the address is an interned number, see
-// addrID): the expiry queue, which holds a timeout's worth of queries, is
-// then memory the garbage collector of the guest does not scan.
 type queryKey struct {
-	netns uint32
-	id    uint16
-	proto uint16
-	port  uint16
-	addr  uint32
+	addr    [16]byte // IPv4 in the first 4 bytes
+	netns   uint32
+	id      uint16
+	proto   uint16
+	port    uint16
+	version uint8
 }
 
-// pendingQuery is a query waiting for its response, with what its
-// unanswered event reports.
-type pendingQuery struct {
-	seq      uint64
-	ts       int64 // wall clock of the first copy, ns since the epoch
+func (k *queryKey) hash() uint32 {
+	le := binary.LittleEndian
+	h := le.Uint64(k.addr[:8])*0x9e3779b97f4a7c15 ^
+		le.Uint64(k.addr[8:])*0xc2b2ae3d27d4eb4f ^
+		(uint64(k.netns)<<32|uint64(k.id)<<16|uint64(k.proto))*0x165667b19e3779f9 ^
+		(uint64(k.port)<<8|uint64(k.version))*0xd6e8feb86659fd93
+	h ^= h >> 33
+	h *= 0xff51afd7ed558ccd
+	return uint32(h >> 32)
+}
+
+// entry is a slot: a query waiting for its response, with what its
+// unanswered event reports, or (early) a response seen before its query.
+type entry struct {
+	key      queryKey
+	hash     uint32
+	used     bool
+	early    bool
 	attempts uint32
+	seq      uint64 // tells a queued reference to this use of the slot from older ones
+	ts       int64  // query: wall clock of the first copy, ns since the epoch; early: the response's
 	info     queryInfo
 }
 
 type queryInfo struct {
-	timestamp        string
-	netns            uint32
-	srcAddr, dstAddr string // formatted with their ports when reported
-	srcPort, dstPort uint16
-	nameserver       string
-	id               uint16
-	name             string
-	qtype            uint16
-	comm             string
-	pid, tid         uint32
-	extra            []string // values of the optional copied fields (k8s.*, ...)
+	timestamp  []byte
+	netns      uint32
+	src, dst   []byte // formatted endpoints ("addr:port")
+	nameserver []byte
+	id         uint16
+	name       []byte // empty when the query had no question
+	qtype      uint16
+	comm       []byte
+	pid, tid   uint32
+	extra      []string // values of the optional copied fields (k8s.*, ...)
 }
 
+// queued refers to a use of a slot, in the order of the deadlines.
 type queued struct {
-	key queryKey
-	seq uint64
-	ts  int64
+	slot int32
+	seq  uint64
+	ts   int64
 }
 
 // Bounds. A run sees far fewer queries than this within one timeout;
@@ -65,37 +86,121 @@ const (
 	// earlyWindow is how long a response without a query is remembered:
 	// per-CPU perf buffers may hand a response over before its query.
 	earlyWindow = int64(2e9)
+	// tableSize is the number of buckets: a power of two, at least twice
+	// the number of slots, so that probe sequences stay short.
+	tableSize = 1 << 16
 )
 
 type tracker struct {
-	timeout int64 // ns; 0 disables tracking
+	timeout int64 // ns
 	now     int64 // latest time seen
 
 	seq     uint64
-	pending map[queryKey]*pendingQuery
-	queue   []queued // by time sent; stale entries are skipped
-	head    int
+	slots   []entry // grown up to maxPending+maxEarly, reused through free
+	free    []int32
+	buckets []int32 // 1 + slot number, 0 when empty
 
-	// early are responses seen before their query: key → response time;
-	// earlyQ[earlyHead:] are they in arrival order, for expiry.
-	early     map[queryKey]int64
-	earlyQ    []queued
+	pending, early int // slots in use of each kind
+
+	queue     []queued // queries by time sent; stale references are skipped
+	head      int
+	earlyQ    []queued // early responses by time received
 	earlyHead int
-
-	dropped uint64
+	dropped   uint64
 }
 
 func newTracker(timeout int64) *tracker {
-	return &tracker{
-		timeout: timeout,
-		pending: map[queryKey]*pendingQuery{},
-		early:   map[queryKey]int64{},
+	return &tracker{timeout: timeout, buckets: make([]int32, tableSize)}
+}
+
+// find returns the slot of k (-1 if none) and the bucket that holds it,
+// or else the empty bucket where k would go.
+func (t *tracker) find(k *queryKey, h uint32) (int32, uint32) {
+	const mask = tableSize - 1
+	for b := h & mask; ; b = (b + 1) & mask {
+		s := t.buckets[b] - 1
+		if s < 0 {
+			return -1, b
+		}
+		if e := &t.slots[s]; e.hash == h && e.key == *k {
+			return s, b
+		}
 	}
+}
+
+// release takes the slot in bucket b out of the table (moving later
+// members of its probe sequence back, so that no tombstones are needed)
+// and frees it.
+func (t *tracker) release(b uint32) {
+	const mask = tableSize - 1
+	s := t.buckets[b] - 1
+	e := &t.slots[s]
+	if e.early {
+		t.early--
+	} else {
+		t.pending--
+	}
+	e.used = false
+	t.free = append(t.free, s)
+	for j := b; ; {
+		t.buckets[b] = 0
+		for {
+			j = (j + 1) & mask
+			n := t.buckets[j]
+			if n == 0 {
+				return
+			}
+			home := t.slots[n-1].hash & mask
+			// The entry at j may move to b unless its home bucket lies
+			// cyclically in (b, j].
+			if (j-home)&mask >= (j-b)&mask {
+				t.buckets[b] = n
+				b = j
+				break
+			}
+		}
+	}
+}
+
+// take fills a free slot for k in the empty bucket b.
+func (t *tracker) take(k *queryKey, h, b uint32, early bool, ts int64) (int32, *entry) {
+	var s int32
+	if n := len(t.free); n > 0 {
+		s, t.free = t.free[n-1], t.free[:n-1]
+	} else {
+		s = int32(len(t.slots))
+		t.slots = append(t.slots, entry{})
+	}
+	t.seq++
+	e := &t.slots[s]
+	old := e.info
+	*e = entry{key: *k, hash: h, used: true, early: early, attempts: 1, seq: t.seq, ts: ts,
+		info: queryInfo{timestamp: old.timestamp[:0], src: old.src[:0], dst: old.dst[:0],
+			nameserver: old.nameserver[:0], name: old.name[:0], comm: old.comm[:0], extra: old.extra[:0]}}
+	t.buckets[b] = s + 1
+	if early {
+		t.early++
+	} else {
+		t.pending++
+	}
+	return s, e
+}
+
+// expire releases the slot q refers to if it still holds that use and
+// returns it, else nil.
+func (t *tracker) expire(q queued) *entry {
+	e := &t.slots[q.slot]
+	if !e.used || e.seq != q.seq {
+		return nil
+	}
+	_, b := t.find(&e.key, e.hash)
+	t.release(b)
+	return e
 }
 
 // advance moves the tracker's clock to ts (never back) and reports every
 // query whose deadline has passed.
-func (t *tracker) advance(ts int64, report func(p *pendingQuery, waited int64)) {
+func (t *tracker) advance(ts int64, report func(e *entry, waited int64)) {
 	if ts > t.now {
 		t.now = ts
 	}
@@ -104,11 +209,11 @@ func (t *tracker) advance(ts int64, report func(p *pendingQuery, waited int64)) 
 		if q.ts+t.timeout > t.now {
 			break
 		}
-		t.queue[t.head] = queued{}
 		t.head++
-		if p := t.pending[q.key]; p != nil && p.seq == q.seq {
-			delete(t.pending, q.key)
-			report(p, t.now-p.ts)
+		// The slot is free again but keeps its contents until the next
+		// take: report reads them.
+		if e := t.expire(q); e != nil {
+			report(e, t.now-e.ts)
 		}
 	}
 	if t.head > 1024 && t.head*2 > len(t.queue) {
@@ -119,11 +224,7 @@ func (t *tracker) advance(ts int64, report func(p *pendingQuery, waited int64)) 
 	// is consumed from earlyHead and compacted now and then: shifting it
 	// on every event would cost its length each time.
 	for t.earlyHead < len(t.earlyQ) && t.earlyQ[t.earlyHead].ts+earlyWindow <= t.now {
-		q := t.earlyQ[t.earlyHead]
-		if ts, ok := t.early[q.key]; ok && ts == q.ts {
-			delete(t.early, q.key)
-		}
-		t.earlyQ[t.earlyHead] = queued{}
+		t.expire(t.earlyQ[t.earlyHead])
 		t.earlyHead++
 	}
 	if t.earlyHead > 1024 && t.earlyHead*2 > len(t.earlyQ) {
@@ -132,37 +233,61 @@ func (t *tracker) advance(ts int64, report func(p *pendingQuery, waited int64)) 
 	}
 }
 
-// query records a query sent at ts. A query already waiting with the same
-// key is a retransmission: it keeps its first time and counts one more
-// attempt.
-func (t *tracker) query(k queryKey, ts int64, info func() queryInfo) {
-	if rts, ok := t.early[k]; ok && rts >= ts {
-		delete(t.early, k) // answered already
-		return
+// query records a query sent at ts and returns the slot whose info the
+// caller fills in. A query already waiting with the same key is a
+// retransmission: it keeps its first time and counts one more attempt.
+// query returns nil when there is nothing to fill in: a retransmission, a
+// query answered already, or one over maxPending (counted in dropped).
+func (t *tracker) query(k *queryKey, ts int64) *entry {
+	h := k.hash()
+	s, b := t.find(k, h)
+	if s >= 0 {
+		e := &t.slots[s]
+		if !e.early {
+			e.attempts++
+			return nil
+		}
+		if e.ts >= ts {
+			t.release(b) // answered already
+			return nil
+		}
+		// A response older than the query answered an earlier one.
+		t.release(b)
+		_, b = t.find(k, h)
 	}
-	if p := t.pending[k]; p != nil {
-		p.attempts++
-		return
-	}
-	if len(t.pending) >= maxPending {
+	if t.pending >= maxPending {
 		t.dropped++
-		return
+		return nil
 	}
-	t.seq++
-	t.pending[k] = &pendingQuery{seq: t.seq, ts: ts, attempts: 1, info: info()}
-	t.queue = append(t.queue, queued{key: k, seq: t.seq, ts: ts})
+	s, e := t.take(k, h, b, false, ts)
+	t.queue = append(t.queue, queued{slot: s, seq: e.seq, ts: ts})
+	return e
 }
 
 // response records a response received at ts.
-func (t *tracker) response(k queryKey, ts int64) {
-	if p := t.pending[k]; p != nil {
-		delete(t.pending, k)
+func (t *tracker) response(k *queryKey, ts int64) {
+	h := k.hash()
+	s, b := t.find(k, h)
+	if s >= 0 {
+		if !t.slots[s].early {
+			t.release(b)
+			return
+		}
+		// A second early response with the key: keep the first.
 		return
 	}
-	// The queue also holds entries already matched by their query (they
-	// expire with the window), hence its looser bound.
-	if len(t.early) < maxEarly && len(t.earlyQ)-t.earlyHead < maxEarlyQueued {
-		t.early[k] = ts
-		t.earlyQ = append(t.earlyQ, queued{key: k, ts: ts})
+	// The queue also holds references already matched by their query
+	// (they expire with the window), hence its looser bound.
+	if t.early < maxEarly && len(t.earlyQ)-t.earlyHead < maxEarlyQueued {
+		s, e := t.take(k, h, b, true, ts)
+		t.earlyQ = append(t.earlyQ, queued{slot: s, seq: e.seq, ts: ts})
 	}
+}
+
+// lookup returns the waiting query of key k, nil if there is none.
+func (t *tracker) lookup(k queryKey) *entry {
+	if s, _ := t.find(&k, k.hash()); s >= 0 && !t.slots[s].early {
+		return &t.slots[s]
+	}
+	return nil
 }

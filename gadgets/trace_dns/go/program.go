@@ -8,7 +8,6 @@ package main
 import (
 	"bytes"
 	"fmt"
-	"net/netip"
 	"strconv"
 	"strings"
 	"time"
@@ -22,6 +21,7 @@ var in struct {
 	ts, timestamp, netns    api.Field
 	srcAddr, srcPort, proto api.Field
 	dstAddr, dstPort        api.Field
+	srcRaw, dstRaw, version api.Field
 	nameserver              api.Field
 	comm, pid, tid          api.Field
 }
@@ -131,6 +131,7 @@ func initModule() error {
 		{&in.ts, "timestamp_raw", 0}, {&in.timestamp, "timestamp", 0}, {&in.netns, "netns_id", 0},
 		{&in.srcAddr, "src.addr", 0}, {&in.srcPort, "src.port", 0}, {&in.proto, "src.proto_raw", 0},
 		{&in.dstAddr, "dst.addr", 0}, {&in.dstPort, "dst.port", 0},
+		{&in.srcRaw, "src.addr_raw", 0}, {&in.dstRaw, "dst.addr_raw", 0}, {&in.version, "src.version", 0},
 		{&in.nameserver, "nameserver.addr", 0},
 		{&in.comm, "proc.comm", 0}, {&in.pid, "proc.pid", 0}, {&in.tid, "proc.tid", 0},
 	}); err != nil {
@@ -219,14 +220,6 @@ func str(f api.Field, d api.Data, max uint32) string {
 	return s
 }
 
-func endpoint(addr string, port uint16) string {
-	p := strconv.Itoa(int(port))
-	if strings.IndexByte(addr, ':') >= 0 {
-		return "[" + addr + "]:" + p
-	}
-	return addr + ":" + p
-}
-
 func onEvent(_ api.DataSource, d api.Data) {
 	ts, _ := in.ts.Uint64(d)
 	if tracker0 != nil {
@@ -252,15 +245,19 @@ func onEvent(_ api.DataSource, d api.Data) {
 		}
 	}
 	if !valid {
-		msg = message{addresses: msg.addresses[:0]}
+		msg = message{name: msg.name[:0], addresses: msg.addresses[:0]}
 	}
 
 	// Every added field is set on every event: records are reused, so a
-	// field left alone could show the value of an earlier event.
-	var id, qr, rcode, qtype, addresses string
+	// field left alone could show the value of an earlier event. Values
+	// go in as bytes from reused buffers or as constants: an allocation
+	// costs the guest more than the rest of the event.
+	var qr, rcode, qtype string
 	var rcodeRaw, qtypeRaw uint16
+	id := hexID(msg.id)
+	idLen := 0
 	if valid {
-		id = hexID(msg.id)
+		idLen = len(id)
 	}
 	switch {
 	case !valid:
@@ -272,19 +269,16 @@ func onEvent(_ api.DataSource, d api.Data) {
 	if msg.hasQuestion {
 		qtypeRaw, qtype = msg.qtype, qtypeName(msg.qtype)
 	}
-	if len(msg.addresses) > 0 {
-		addresses = strings.Join(msg.addresses, ",")
-	}
-	out.id.SetString(d, id)
+	out.id.SetBytes(d, id[:idLen])
 	out.qrRaw.SetBool(d, msg.response)
 	out.qr.SetString(d, qr)
 	out.rcodeRaw.SetUint16(d, rcodeRaw)
 	out.rcode.SetString(d, rcode)
 	out.qtypeRaw.SetUint16(d, qtypeRaw)
 	out.qtype.SetString(d, qtype)
-	out.name.SetString(d, msg.name)
+	out.name.SetBytes(d, msg.name)
 	out.numAnswers.SetInt32(d, int32(msg.ancount))
-	out.addresses.SetString(d, addresses)
+	out.addresses.SetBytes(d, msg.addresses)
 	out.tc.SetBool(d, msg.tc)
 	out.ra.SetBool(d, msg.ra)
 	out.rd.SetBool(d, msg.rd)
@@ -294,26 +288,102 @@ func onEvent(_ api.DataSource, d api.Data) {
 	}
 }
 
-// Values repeated from event to event (addresses, commands, container
-// names) are interned: a lookup by the bytes of a field allocates nothing,
-// so tracking a query costs few allocations.
-var (
-	internScratch [256]byte
-	interned      = map[string]string{}
-)
+// track feeds a query or a response to the unanswered-query tracker.
+func track(d api.Data, ts int64) {
+	var k queryKey
+	k.netns, _ = in.netns.Uint32(d)
+	k.id = msg.id
+	k.proto, _ = in.proto.Uint16(d)
+	k.version, _ = in.version.Uint8(d)
+	if msg.response {
+		in.dstRaw.Bytes(d, k.addr[:])
+		k.port, _ = in.dstPort.Uint16(d)
+		tracker0.response(&k, ts)
+		return
+	}
+	var dst [16]byte
+	in.dstRaw.Bytes(d, dst[:])
+	if multicast(dst, k.version) {
+		return // mDNS: answers go to the group, not to the asker
+	}
+	in.srcRaw.Bytes(d, k.addr[:])
+	k.port, _ = in.srcPort.Uint16(d)
+	e := tracker0.query(&k, ts)
+	if e == nil {
+		return
+	}
+	i := &e.info
+	i.timestamp = appendField(i.timestamp, in.timestamp, d)
+	i.netns = k.netns
+	i.src = appendEndpoint(i.src, in.srcAddr, d, k.port)
+	dport, _ := in.dstPort.Uint16(d)
+	i.dst = appendEndpoint(i.dst, in.dstAddr, d, dport)
+	i.nameserver = appendField(i.nameserver, in.nameserver, d)
+	i.id = msg.id
+	i.comm = appendField(i.comm, in.comm, d)
+	i.pid, _ = in.pid.Uint32(d)
+	i.tid, _ = in.tid.Uint32(d)
+	if msg.hasQuestion {
+		i.name = append(i.name, msg.name...)
+		i.qtype = msg.qtype
+	}
+	for _, c := range copied {
+		i.extra = append(i.extra, intern(c[0], d))
+	}
+}
+
+func multicast(a [16]byte, version uint8) bool {
+	if version == 4 {
+		return a[0]&0xf0 == 0xe0 // 224.0.0.0/4
+	}
+	return a[0] == 0xff // ff00::/8
+}
+
+// scratch receives string fields read as bytes.
+var scratch [256]byte
+
+// fieldBytes returns the value of the string field f in scratch, or in an
+// allocated copy when it is longer.
+func fieldBytes(f api.Field, d api.Data) []byte {
+	b := scratch[:]
+	n, err := f.Bytes(d, b)
+	if err != nil {
+		b = []byte(str(f, d, 4096))
+		n = uint32(len(b))
+	}
+	b = b[:n]
+	if k := bytes.IndexByte(b, 0); k >= 0 {
+		b = b[:k]
+	}
+	return b
+}
+
+// appendField appends the value of the string field f to dst.
+func appendField(dst []byte, f api.Field, d api.Data) []byte {
+	return append(dst, fieldBytes(f, d)...)
+}
+
+// appendEndpoint appends "addr:port" ("[addr]:port" for IPv6) with the
+// address of the string field f.
+func appendEndpoint(dst []byte, f api.Field, d api.Data, port uint16) []byte {
+	a := fieldBytes(f, d)
+	if bytes.IndexByte(a, ':') >= 0 {
+		dst = append(append(append(dst, '['), a...), ']')
+	} else {
+		dst = append(dst, a...)
+	}
+	return strconv.AppendUint(append(dst, ':'), uint64(port), 10)
+}
+
+// Values of the copied container fields are interned: they repeat from
+// query to query.
+var interned = map[string]string{}
 
 const maxInterned = 4096
 
 // intern returns the value of the string field f.
 func intern(f api.Field, d api.Data) string {
-	n, err := f.Bytes(d, internScratch[:])
-	if err != nil {
-		return str(f, d, 4096)
-	}
-	b := internScratch[:n]
-	if k := bytes.IndexByte(b, 0); k >= 0 {
-		b = b[:k]
-	}
+	b := fieldBytes(f, d)
 	if s, ok := interned[string(b)]; ok {
 		return s
 	}
@@ -324,110 +394,34 @@ func intern(f api.Field, d api.Data) string {
 	return s
 }
 
-// Client addresses get numbers for the tracker's keys (queryKey).
-var (
-	addrIDs   = map[string]uint32{}
-	addrNames []string
-)
-
-const maxAddrs = 1 << 16
-
-// addrID returns the number of the address in the field f, and false when
-// maxAddrs addresses have been numbered already.
-func addrID(f api.Field, d api.Data) (uint32, bool) {
-	a := intern(f, d)
-	if id, ok := addrIDs[a]; ok {
-		return id, true
-	}
-	if len(addrNames) >= maxAddrs {
-		return 0, false
-	}
-	id := uint32(len(addrNames))
-	addrIDs[a] = id
-	addrNames = append(addrNames, a)
-	return id, true
-}
-
-// track feeds a query or a response to the unanswered-query tracker.
-func track(d api.Data, ts int64) {
-	netns, _ := in.netns.Uint32(d)
-	proto, _ := in.proto.Uint16(d)
-	k := queryKey{netns: netns, id: msg.id, proto: proto}
-	if msg.response {
-		var ok bool
-		if k.addr, ok = addrID(in.dstAddr, d); ok {
-			k.port, _ = in.dstPort.Uint16(d)
-			tracker0.response(k, ts)
-		}
-		return
-	}
-	dst := intern(in.dstAddr, d)
-	if a, err := netip.ParseAddr(dst); err == nil && a.IsMulticast() {
-		return // mDNS: answers go to the group, not to the asker
-	}
-	var ok bool
-	if k.addr, ok = addrID(in.srcAddr, d); !ok {
-		tracker0.dropped++
-		return
-	}
-	k.port, _ = in.srcPort.Uint16(d)
-	tracker0.query(k, ts, func() queryInfo {
-		dport, _ := in.dstPort.Uint16(d)
-		pid, _ := in.pid.Uint32(d)
-		tid, _ := in.tid.Uint32(d)
-		qi := queryInfo{
-			timestamp:  str(in.timestamp, d, 64),
-			netns:      netns,
-			srcAddr:    addrNames[k.addr],
-			srcPort:    k.port,
-			dstAddr:    dst,
-			dstPort:    dport,
-			nameserver: intern(in.nameserver, d),
-			id:         msg.id,
-			comm:       intern(in.comm, d),
-			pid:        pid,
-			tid:        tid,
-		}
-		if msg.hasQuestion {
-			qi.name = msg.name
-			qi.qtype = msg.qtype
-		}
-		if len(copied) > 0 {
-			qi.extra = make([]string, len(copied))
-			for j, c := range copied {
-				qi.extra[j] = intern(c[0], d)
-			}
-		}
-		return qi
-	})
-}
-
-func reportUnanswered(p *pendingQuery, waited int64) {
+func reportUnanswered(p *entry, waited int64) {
+	i := &p.info
 	pkt, err := unanswered.NewPacketSingle()
 	if err != nil {
-		api.Warnf("trace_dns: unanswered query %s %s: %v", hexID(p.info.id), p.info.name, err)
+		id := hexID(i.id)
+		api.Warnf("trace_dns: unanswered query %s %s: %v", id[:], i.name, err)
 		return
 	}
 	d := api.Data(pkt)
-	i := &p.info
+	id := hexID(i.id)
 	un.tsRaw.SetUint64(d, uint64(p.ts))
-	un.timestamp.SetString(d, i.timestamp)
+	un.timestamp.SetBytes(d, i.timestamp)
 	un.netns.SetUint32(d, i.netns)
-	un.comm.SetString(d, i.comm)
+	un.comm.SetBytes(d, i.comm)
 	un.pid.SetUint32(d, i.pid)
 	un.tid.SetUint32(d, i.tid)
-	un.src.SetString(d, endpoint(i.srcAddr, i.srcPort))
-	un.dst.SetString(d, endpoint(i.dstAddr, i.dstPort))
-	un.nameserver.SetString(d, i.nameserver)
-	un.id.SetString(d, hexID(i.id))
+	un.src.SetBytes(d, i.src)
+	un.dst.SetBytes(d, i.dst)
+	un.nameserver.SetBytes(d, i.nameserver)
+	un.id.SetBytes(d, id[:])
 	un.qr.SetString(d, "Q")
 	qtype := ""
-	if i.name != "" {
+	if len(i.name) > 0 {
 		qtype = qtypeName(i.qtype)
 	}
 	un.qtypeRaw.SetUint16(d, i.qtype)
 	un.qtype.SetString(d, qtype)
-	un.name.SetString(d, i.name)
+	un.name.SetBytes(d, i.name)
 	un.attempts.SetUint32(d, p.attempts)
 	un.waitedRaw.SetUint64(d, uint64(waited))
 	un.waited.SetString(d, formatDuration(waited))
@@ -440,7 +434,7 @@ func reportUnanswered(p *pendingQuery, waited int64) {
 		c[1].SetString(d, v)
 	}
 	if err := unanswered.EmitAndRelease(api.Packet(pkt)); err != nil {
-		api.Warnf("trace_dns: emit unanswered query %s %s: %v", hexID(i.id), i.name, err)
+		api.Warnf("trace_dns: emit unanswered query %s %s: %v", id[:], i.name, err)
 	}
 }
 
@@ -468,8 +462,8 @@ func gadgetStop() int32 {
 	// ones might still be answered and are not.
 	tracker0.advance(time.Now().UnixNano(), reportUnanswered)
 	if tracker0.dropped > 0 {
-		api.Warnf("trace_dns: %d queries were not tracked for --dns-timeout: more than %d were waiting at once, or they came from more than %d client addresses",
-			tracker0.dropped, maxPending, maxAddrs)
+		api.Warnf("trace_dns: %d queries were not tracked for --dns-timeout: more than %d were waiting at once",
+			tracker0.dropped, maxPending)
 	}
 	return 0
 }
