@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"os"
 	"path/filepath"
 	goruntime "runtime"
 	"testing"
@@ -90,8 +91,13 @@ func BenchmarkPerEventMinimal(b *testing.B) {
 }
 
 // BenchmarkBatched: the batch extension, one dataSourceCallbackBatch per
-// batch of 256 events.
+// batch of 256 events, in a guest that reads and writes the batch buffer
+// itself.
 func BenchmarkBatched(b *testing.B) { benchProcess(b, goGuest("batch")) }
+
+// BenchmarkBatchedSDK: the same through the Go SDK's Field getters and
+// setters, as gadget modules are written.
+func BenchmarkBatchedSDK(b *testing.B) { benchProcess(b, goGuest("sdkbench")) }
 
 // minimalBenchGuest is the bench mode of the everything guest in plain
 // Wasm: gadgetInit looks up pid, ts and comm, adds score and subscribes;
@@ -191,8 +197,8 @@ func BenchmarkCompileCached(b *testing.B) {
 // the host nor wazero allocates per event on either path, with or without
 // the preemption points.
 func TestSteadyStateAllocs(t *testing.T) {
-	guests(t, "everything", "batch")
-	for _, g := range []string{"everything", "batch"} {
+	guests(t, "everything", "batch", "sdkbench")
+	for _, g := range []string{"everything", "batch", "sdkbench"} {
 		for _, m := range benchModes {
 			t.Run(g+"/"+m.name, func(t *testing.T) {
 				st, batch, _ := benchSetup(t, guest(t, g), m.cfg)
@@ -260,7 +266,7 @@ func benchTraceDNS(b *testing.B, timeout string) {
 			b.Fatal(err)
 		}
 	}
-	mod, err := Compile(ctx, img.Wasm, Config{CacheDir: testCache})
+	mod, err := Compile(ctx, img.Wasm, Config{CacheDir: benchCache()})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -340,4 +346,15 @@ func benchTraceDNS(b *testing.B, timeout string) {
 		}
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/event")
+}
+
+// benchCache is the compilation cache of BenchmarkTraceDNSModule, none
+// when IG_BENCH_NOCACHE is set: code loaded from the file cache is not in
+// wazero's perf map, so profiling the guest with `go test -tags perfmap`
+// under `perf record` needs a fresh compile.
+func benchCache() string {
+	if os.Getenv("IG_BENCH_NOCACHE") != "" {
+		return ""
+	}
+	return testCache
 }

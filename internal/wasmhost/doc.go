@@ -28,7 +28,7 @@
 // 1 MiB; bad handles and pointers make a host function return its error
 // value and print a warning naming the module and the function; a panic
 // in a host function is recovered into its error value. Traps, exits,
-// interrupts and bad result logs make the call return a one-line error
+// interrupts and bad batch changes make the call return a one-line error
 // naming the module and the export.
 //
 // # Cost

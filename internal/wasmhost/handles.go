@@ -127,9 +127,12 @@ type dsState struct {
 	// fields are the field handles the guest holds, in the order it got
 	// them: the field table of the batch buffer.
 	fields []*fieldRef
-	// refPayload[p] says whether a listed field lives in payload p; only
-	// those payloads are copied into the batch buffer.
-	refPayload []bool
+	// cols are the fields of the batch table (fields without container
+	// fields), rowSize the size of a batch row for them; rebuilt when
+	// tableDirty is set. A rebuild makes a new slice: a batch keeps the
+	// layout it was encoded with.
+	cols       []batchCol
+	rowSize    uint32
 	tableDirty bool
 	// pool recycles the records of packets the guest creates.
 	pool []*datasource.Record

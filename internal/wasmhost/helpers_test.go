@@ -2,7 +2,6 @@ package wasmhost
 
 import (
 	"bytes"
-	"encoding/binary"
 	"fmt"
 	"os"
 	"os/exec"
@@ -82,8 +81,12 @@ func guests(tb testing.TB, names ...string) [][]byte {
 
 func guest(tb testing.TB, name string) []byte { return guests(tb, name)[0] }
 
+// sdkModule is the Go SDK's module path.
+const sdkModule = "github.com/gadgetkit/ig/sdk/go"
+
 // buildGuest compiles testdata/<name>/main.go as a WASI reactor, in a
-// module of its own so the guest depends on the standard library only.
+// module of its own: the guest depends on the standard library only, or
+// also on the SDK of this checkout when it imports it.
 func buildGuest(name string) ([]byte, error) {
 	src, err := os.ReadFile(filepath.Join("testdata", name, "main.go"))
 	if err != nil {
@@ -96,7 +99,16 @@ func buildGuest(name string) ([]byte, error) {
 	if err := os.WriteFile(filepath.Join(dir, "main.go"), src, 0o644); err != nil {
 		return nil, err
 	}
-	if err := os.WriteFile(filepath.Join(dir, "go.mod"), []byte("module guest\n\ngo 1.26\n"), 0o644); err != nil {
+	mod := "module guest\n\ngo 1.26\n"
+	if bytes.Contains(src, []byte(`"`+sdkModule+`"`)) {
+		// A guest written with the SDK builds against this checkout's.
+		sdk, err := filepath.Abs(filepath.Join("..", "..", "sdk", "go"))
+		if err != nil {
+			return nil, err
+		}
+		mod += "\nrequire " + sdkModule + " v0.0.0\n\nreplace " + sdkModule + " => " + sdk + "\n"
+	}
+	if err := os.WriteFile(filepath.Join(dir, "go.mod"), []byte(mod), 0o644); err != nil {
 		return nil, err
 	}
 	out := filepath.Join(dir, name+".wasm")
@@ -260,17 +272,4 @@ func subscribingGuest(extra ...wfunc) []byte {
 		memMin: 1,
 		data:   []byte(dsName),
 	}.encode()
-}
-
-// logEntry encodes one result log entry.
-func logEntry(op, rec, field, kind uint32, val []byte) []byte {
-	var b []byte
-	for _, v := range []uint32{op, rec, field, kind, uint32(len(val))} {
-		b = binary.LittleEndian.AppendUint32(b, v)
-	}
-	b = append(b, val...)
-	for len(b)%4 != 0 {
-		b = append(b, 0)
-	}
-	return b
 }

@@ -2,6 +2,7 @@ package wasmhost
 
 import (
 	"context"
+	"encoding/binary"
 	"runtime"
 	"strings"
 	"testing"
@@ -314,25 +315,45 @@ func TestMemoryBomb(t *testing.T) {
 	}
 }
 
-// batchGuest is a hand-written batch guest: gadgetBatchBuffer returns
-// bufPtr and dataSourceCallbackBatch returns the log at offset 8 of its
-// data (after "events\0\0").
-func batchGuest(bufPtr int32, log []byte) []byte {
-	const dsName = "events"
-	data := append([]byte(dsName+"\x00\x00"), log...)
-	ret := int64(len(log))<<32 | 8
-	if len(log) == 0 {
-		ret = 0
+// patch is bytes a hand-written batch guest writes at an offset of the
+// batch buffer during its call.
+type patch struct {
+	off int32
+	b   []byte
+}
+
+// batchGuest is a hand-written guest of the batch extension: it gets the
+// fields u32 and dyn of events (the table has 2 columns: rows of 24
+// bytes at byte 48, flags at +0, the dirty word at +4, the slot of u32 at
+// +8, that of dyn at +16), returns bufPtr from gadgetBatchBuffer, and in
+// dataSourceCallbackBatch writes the patches into the buffer and returns
+// ret (the value area), which may point at values: they are at address
+// valuesAt.
+func batchGuest(bufPtr int32, patches []patch, ret func(valuesAt int64) int64, values []byte) []byte {
+	data := []byte("events\x00\x00u32\x00dyn\x00")
+	var body []byte
+	for _, p := range patches {
+		body = ins(body, i32c(bufPtr+p.off), i32c(int32(len(data))), i32c(int32(len(p.b))),
+			[]byte{0xfc, 0x0a, 0, 0}) // memory.copy
+		data = append(data, p.b...)
 	}
+	valuesAt := int64(len(data))
+	data = append(data, values...)
+	name := func(off, n int64) []byte { return i64c(n<<32 | off) }
+	const drop = 0x1a
 	return wmod{
 		imports: []wimport{
 			{"ig", "getDataSource", []byte{tI64}, sigI32},
 			{"ig", "dataSourceSubscribe", []byte{tI32, tI32, tI32, tI64}, sigI32},
+			{"ig", "dataSourceGetField", []byte{tI32, tI64}, sigI32},
 		},
 		funcs: []wfunc{fnVersion1,
-			{results: sigI32, export: "gadgetInit", body: ins(i64c(int64(len(dsName))<<32), call(0), i32c(1), i32c(0), i64c(1), call(1))},
+			{results: sigI32, export: "gadgetInit", body: ins(
+				name(0, 6), call(0), name(8, 3), call(2), []byte{drop},
+				name(0, 6), call(0), name(12, 3), call(2), []byte{drop},
+				name(0, 6), call(0), i32c(1), i32c(0), i64c(1), call(1))},
 			{params: sigI32, results: sigI32, body: i32c(bufPtr), export: "gadgetBatchBuffer"},
-			{params: []byte{tI64, tI32, tI32, tI32}, results: []byte{tI64}, body: i64c(ret), export: "dataSourceCallbackBatch"},
+			{params: []byte{tI64, tI32, tI32, tI32}, results: []byte{tI64}, body: ins(body, i64c(ret(valuesAt))), export: "dataSourceCallbackBatch"},
 		},
 		memMin: 2,
 		data:   data,
@@ -340,31 +361,31 @@ func batchGuest(bufPtr int32, log []byte) []byte {
 }
 
 func TestBadBatch(t *testing.T) {
-	u64 := func(v uint64) []byte {
-		b := make([]byte, 8)
-		for k := range b {
-			b[k] = byte(v >> (8 * k))
-		}
-		return b
-	}
-	// Field handles of the hand-written guest: it gets none, so any field
-	// handle is unknown; handle 1 is its datasource handle.
+	le32 := func(v uint32) []byte { return binary.LittleEndian.AppendUint32(nil, v) }
+	const rows, rowSize = 48, 24
+	row := func(k int32, at int32) int32 { return rows + k*rowSize + at }
+	none := func(int64) int64 { return 0 }
+	area := func(n int64) func(int64) int64 { return func(at int64) int64 { return n<<32 | at } }
 	for _, tc := range []struct {
-		name   string
-		bufPtr int32
-		log    []byte
-		want   string
+		name    string
+		bufPtr  int32
+		patches []patch
+		ret     func(int64) int64
+		values  []byte
+		want    string
 	}{
-		{"buffer out of bounds", -16, nil, "gadgetBatchBuffer: returned buffer [0xfffffff0, +"},
-		{"unknown record", 4096, logEntry(2, 9999, 0, 0, nil), "dataSourceCallbackBatch: result log entry 0 (byte 0): unknown record 9999 (the batch has 3)"},
-		{"unknown field", 4096, logEntry(1, 0, 77, uint32(datasource.Uint32), u64(1)), "result log entry 0 (byte 0): unknown field handle 77"},
-		{"a datasource handle as a field", 4096, logEntry(1, 0, 1, uint32(datasource.Uint32), u64(1)), "unknown field handle 1"},
-		{"unknown op", 4096, append(logEntry(2, 1, 0, 0, nil), logEntry(9, 0, 0, 0, nil)...), "result log entry 1 (byte 20): unknown op 9"},
-		{"truncated", 4096, logEntry(2, 1, 0, 0, nil)[:12], "result log entry 0 (byte 0): truncated"},
-		{"value past the end", 4096, logEntry(1, 0, 1, uint32(datasource.Bytes), make([]byte, 16))[:24], "value of 16 bytes runs past the end of the log"},
+		{"buffer out of bounds", -16, nil, none, nil, "gadgetBatchBuffer: returned buffer [0xfffffff0, +"},
+		{"unknown flags", 4096, []patch{{row(1, 0), le32(2)}}, none, nil,
+			"dataSourceCallbackBatch: record 1: unknown flags 0x2 (1 discard)"},
+		{"dirty bit beyond the table", 4096, []patch{{row(0, 4), le32(1 << 5)}}, none, nil,
+			"dataSourceCallbackBatch: record 0: dirty bit 5, but the table has 2 fields"},
+		{"value outside the value area", 4096, []patch{{row(2, 4), le32(2)}, {row(2, 16), append(le32(0), le32(100)...)}}, area(4), []byte("abcd"),
+			`dataSourceCallbackBatch: record 2: value of field "dyn" at [0, +100) is outside the 4-byte value area`},
+		{"value area outside memory", 4096, nil, func(int64) int64 { return 16<<32 | 0xfffffff0 }, nil,
+			"dataSourceCallbackBatch: value area [0xfffffff0, +16) is outside guest memory"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			inst, events, err := hostile(t, batchGuest(tc.bufPtr, tc.log), Config{})
+			inst, events, err := hostile(t, batchGuest(tc.bufPtr, tc.patches, tc.ret, tc.values), Config{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -378,8 +399,15 @@ func TestBadBatch(t *testing.T) {
 			t.Log(err)
 		})
 	}
-	// A valid DISCARD through the hand-written guest.
-	inst, events, err := hostile(t, batchGuest(4096, logEntry(2, 1, 0, 0, nil)), Config{})
+	// Valid changes through the hand-written guest, which also scribbles
+	// over the header and the table: the host applies them with its own
+	// layout. Record 0 gets u32 = 99 and dyn = "hello", record 1 is
+	// dropped.
+	inst, events, err := hostile(t, batchGuest(4096, []patch{
+		{0, make([]byte, 48)},
+		{row(0, 4), le32(3)}, {row(0, 8), le32(99)}, {row(0, 12), le32(0)}, {row(0, 16), append(le32(1), le32(5)...)},
+		{row(1, 0), le32(1)},
+	}, area(6), []byte("_hello")), Config{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -391,7 +419,10 @@ func TestBadBatch(t *testing.T) {
 		t.Fatal(err)
 	}
 	if len(b.Records) != 2 || events.Field("u32").Uint64(b.Records[1]) != 2 {
-		t.Errorf("DISCARD of record 1 left %d records", len(b.Records))
+		t.Fatalf("discard of record 1 left %d records", len(b.Records))
+	}
+	if u, dyn := events.Field("u32").Uint64(b.Records[0]), string(events.Field("dyn").Text(b.Records[0])); u != 99 || dyn != "hello" {
+		t.Errorf("record 0: u32 %d dyn %q, want 99 \"hello\"", u, dyn)
 	}
 }
 

@@ -3,7 +3,7 @@ package wasmhost
 import (
 	"context"
 	"encoding/binary"
-	"fmt"
+	"math/bits"
 
 	"github.com/tetratelabs/wazero/api"
 
@@ -11,15 +11,20 @@ import (
 	"github.com/gadgetkit/ig/internal/pipeline"
 )
 
-// Batch buffer and result log (sdk/WASM-ABI.md, "The batch extension").
+// Batch buffer (sdk/WASM-ABI.md, "The batch extension").
 const (
-	batchMagic      = 0x31424749 // "IGB1"
-	batchHeaderSize = 12
-	batchFieldSize  = 20
-	logEntrySize    = 20
-	logOpSet        = 1
-	logOpDiscard    = 2
+	batchMagic      = 0x32424749 // "IGB2"
+	batchHeaderSize = 16
+	batchFieldSize  = 16
+	rowFlagDiscard  = 1
 )
+
+// batchCol is a field of the batch table and where its slot is in a row.
+type batchCol struct {
+	handle uint32
+	f      *datasource.Field
+	slot   uint32
+}
 
 // stage runs the guest's subscriptions on one datasource.
 type stage struct {
@@ -188,49 +193,45 @@ func (i *Instance) runArray(ctx context.Context, rs *runState, fns *hotFns, sub 
 	return nil
 }
 
-func pad4(n uint64) uint64 { return (n + 3) &^ 3 }
+// rowHeader is the size of a row's flags and dirty words for n fields,
+// padded to 8.
+func rowHeader(n int) uint32 { return uint32(4+4*((n+31)/32)+7) &^ 7 }
 
-// rebuildTable recomputes the batch field table of st: the value fields
-// the guest holds handles for, and the payloads they live in.
+// rebuildTable recomputes the batch table of st: the value fields the
+// guest holds handles for, each with an 8-byte slot in the rows.
 func (st *dsState) rebuildTable() {
-	st.refPayload = st.refPayload[:0]
+	n := 0
 	for _, fr := range st.fields {
-		f := fr.f
-		if f.Flags&datasource.FlagContainer != 0 || f.Payload < 0 {
-			continue
+		if listed(fr.f) {
+			n++
 		}
-		for len(st.refPayload) <= f.Payload {
-			st.refPayload = append(st.refPayload, false)
-		}
-		st.refPayload[f.Payload] = true
 	}
-	st.tableDirty = false
+	cols := make([]batchCol, 0, n)
+	slot := rowHeader(n)
+	for _, fr := range st.fields {
+		if listed(fr.f) {
+			cols = append(cols, batchCol{handle: fr.handle, f: fr.f, slot: slot})
+			slot += 8
+		}
+	}
+	st.cols, st.rowSize, st.tableDirty = cols, slot, false
 }
 
-func (st *dsState) listed(f *datasource.Field) bool {
+func listed(f *datasource.Field) bool {
 	return f.Flags&datasource.FlagContainer == 0 && f.Payload >= 0
 }
 
-func (st *dsState) sent(p int, r *datasource.Record) []byte {
-	if p < len(st.refPayload) && st.refPayload[p] && p < len(r.Payload) {
-		return r.Payload[p]
-	}
-	return nil
-}
-
-// batchSize is the size of the batch buffer for recs.
+// batchSize is the size of the batch buffer for recs: header, table, rows
+// and the bytes of the buffer values.
 func batchSize(st *dsState, recs []*datasource.Record) uint64 {
-	n := uint64(batchHeaderSize)
-	for _, fr := range st.fields {
-		if st.listed(fr.f) {
-			n += batchFieldSize
+	n := uint64(batchHeaderSize) + uint64(len(st.cols))*batchFieldSize + uint64(len(recs))*uint64(st.rowSize)
+	for _, c := range st.cols {
+		if isScalar(c.f.Kind) {
+			continue
 		}
-	}
-	np := st.ds.Payloads()
-	for _, r := range recs {
-		n += 4 + 4*uint64(np)
-		for p := 0; p < np; p++ {
-			n += pad4(uint64(len(st.sent(p, r))))
+		for _, r := range recs {
+			v, _ := valueBytes(r, c.f)
+			n += uint64(len(v))
 		}
 	}
 	return n
@@ -239,43 +240,45 @@ func batchSize(st *dsState, recs []*datasource.Record) uint64 {
 // encodeBatch writes the batch buffer into buf (exactly batchSize bytes).
 func encodeBatch(buf []byte, st *dsState, recs []*datasource.Record) {
 	le := binary.LittleEndian
-	nfields := 0
-	off := batchHeaderSize
-	for _, fr := range st.fields {
-		f := fr.f
-		if !st.listed(f) {
-			continue
-		}
-		size := f.Size
-		offset := f.Offset
-		if !isStatic(f) {
-			offset = 0
-		}
-		le.PutUint32(buf[off:], fr.handle)
-		le.PutUint32(buf[off+4:], uint32(f.Payload))
-		le.PutUint32(buf[off+8:], offset)
-		le.PutUint32(buf[off+12:], size)
-		le.PutUint32(buf[off+16:], uint32(f.Kind))
-		off += batchFieldSize
-		nfields++
-	}
 	le.PutUint32(buf[0:], batchMagic)
 	le.PutUint32(buf[4:], uint32(len(recs)))
-	le.PutUint32(buf[8:], uint32(nfields))
-	np := st.ds.Payloads()
+	le.PutUint32(buf[8:], uint32(len(st.cols)))
+	le.PutUint32(buf[12:], st.rowSize)
+	off := uint32(batchHeaderSize)
+	for _, c := range st.cols {
+		size := c.f.Size
+		if !isStatic(c.f) {
+			size = 0
+		}
+		le.PutUint32(buf[off:], c.handle)
+		le.PutUint32(buf[off+4:], uint32(c.f.Kind))
+		le.PutUint32(buf[off+8:], size)
+		le.PutUint32(buf[off+12:], c.slot)
+		off += batchFieldSize
+	}
+	heap := off + uint32(len(recs))*st.rowSize
+	header := rowHeader(len(st.cols))
 	for _, r := range recs {
-		le.PutUint32(buf[off:], uint32(np))
-		off += 4
-		for p := 0; p < np; p++ {
-			data := st.sent(p, r)
-			le.PutUint32(buf[off:], uint32(len(data)))
-			off += 4
-			off += copy(buf[off:], data)
-			for off&3 != 0 {
-				buf[off] = 0
-				off++
+		row := buf[off : off+st.rowSize]
+		clear(row[:header])
+		for _, c := range st.cols {
+			slot := row[c.slot : c.slot+8]
+			v, _ := valueBytes(r, c.f)
+			switch {
+			case !isScalar(c.f.Kind):
+				le.PutUint32(slot, heap)
+				le.PutUint32(slot[4:], uint32(len(v)))
+				heap += uint32(copy(buf[heap:], v))
+			case c.f.Kind == datasource.Bool:
+				clear(slot)
+				if len(v) > 0 && v[0] != 0 {
+					slot[0] = 1
+				}
+			default:
+				clear(slot[copy(slot, v):])
 			}
 		}
+		off += st.rowSize
 	}
 }
 
@@ -328,66 +331,69 @@ func (i *Instance) runBatch(ctx context.Context, rs *runState, fns *hotFns, sub 
 	if err != nil {
 		return false, i.callError(exportBatchCallback, err)
 	}
-	return false, i.applyLog(mem, rs, stack[0])
+	// The guest's memory may have moved while it grew.
+	if mem = i.memory(i.g); mem != nil {
+		buf, ok = mem.Read(ptr, uint32(size))
+	}
+	if mem == nil || !ok {
+		return false, i.errorf("%s: the batch buffer [0x%x, +%d) is no longer in guest memory", exportBatchCallback, ptr, size)
+	}
+	return false, i.applyChanges(mem, rs, buf, stack[0])
 }
 
-// applyLog applies a result log (SET and DISCARD entries) in order.
-func (i *Instance) applyLog(mem api.Memory, rs *runState, ret uint64) error {
-	if ret == 0 {
-		return nil
-	}
-	ptr, n := unpack(ret)
-	log, ok := mem.Read(ptr, n)
-	if !ok {
-		return i.errorf("%s: result log [0x%x, +%d) is outside guest memory", exportBatchCallback, ptr, n)
+// applyChanges applies what the guest wrote into the rows of the batch
+// buffer buf, with the value area ret (sdk/WASM-ABI.md): the dirty slots
+// of every record, then its discard flag. The layout is the host's own
+// (st.cols): the guest may have overwritten the header and the table.
+func (i *Instance) applyChanges(mem api.Memory, rs *runState, buf []byte, ret uint64) error {
+	var values []byte
+	if ret != 0 {
+		ptr, n := unpack(ret)
+		var ok bool
+		if values, ok = mem.Read(ptr, n); !ok {
+			return i.errorf("%s: value area [0x%x, +%d) is outside guest memory", exportBatchCallback, ptr, n)
+		}
 	}
 	le := binary.LittleEndian
-	recs := rs.b.Records
-	fail := func(entry, off int, format string, args ...any) error {
-		return i.errorf("%s: result log entry %d (byte %d): %s", exportBatchCallback, entry, off, fmt.Sprintf(format, args...))
-	}
-	for entry, off := 0, 0; off < len(log); entry++ {
-		if len(log)-off < logEntrySize {
-			return fail(entry, off, "truncated (%d bytes left, an entry has at least %d)", len(log)-off, logEntrySize)
+	st, recs := rs.st, rs.b.Records
+	cols := st.cols
+	off := batchHeaderSize + uint32(len(cols))*batchFieldSize
+	words := (len(cols) + 31) / 32
+	for k, r := range recs {
+		row := buf[off : off+st.rowSize]
+		off += st.rowSize
+		flags := le.Uint32(row)
+		if flags&^rowFlagDiscard != 0 {
+			return i.errorf("%s: record %d: unknown flags %#x (1 discard)", exportBatchCallback, k, flags)
 		}
-		op, rec, fh := le.Uint32(log[off:]), le.Uint32(log[off+4:]), le.Uint32(log[off+8:])
-		kind, l := datasource.Kind(le.Uint32(log[off+12:])), uint64(le.Uint32(log[off+16:]))
-		start := off
-		valOff := off + logEntrySize
-		if uint64(len(log)-valOff) < pad4(l) && uint64(len(log)-valOff) < l {
-			return fail(entry, start, "value of %d bytes runs past the end of the log", l)
+		for w := range words {
+			for d := le.Uint32(row[4+4*w:]); d != 0; d &= d - 1 {
+				j := 32*w + bits.TrailingZeros32(d)
+				if j >= len(cols) {
+					return i.errorf("%s: record %d: dirty bit %d, but the table has %d fields", exportBatchCallback, k, j, len(cols))
+				}
+				f := cols[j].f
+				slot := row[cols[j].slot:]
+				var set bool
+				if isScalar(f.Kind) {
+					set = setScalar(r, f, f.Kind, le.Uint64(slot))
+				} else {
+					vo, vn := uint64(le.Uint32(slot)), uint64(le.Uint32(slot[4:]))
+					if vo+vn > uint64(len(values)) {
+						return i.errorf("%s: record %d: value of field %q at [%d, +%d) is outside the %d-byte value area", exportBatchCallback, k, f.FullName, vo, vn, len(values))
+					}
+					if vn > maxGuestBuffer {
+						return i.errorf("%s: record %d: value of field %q of %d bytes is over the 1 MiB limit", exportBatchCallback, k, f.FullName, vn)
+					}
+					set = setBuffer(r, f, f.Kind, values[vo:vo+vn])
+				}
+				if !set {
+					return i.errorf("%s: record %d: field %q (%s, %d bytes) cannot be set from its slot", exportBatchCallback, k, f.FullName, f.Kind, f.Size)
+				}
+			}
 		}
-		off = valOff + int(min(pad4(l), uint64(len(log)-valOff)))
-		if rec >= uint32(len(recs)) {
-			return fail(entry, start, "unknown record %d (the batch has %d)", rec, len(recs))
-		}
-		switch op {
-		case logOpSet:
-			fe := i.h.get(fh, hField)
-			if fe == nil || fe.field.ds != rs.st {
-				return fail(entry, start, "unknown field handle %d", fh)
-			}
-			f := fe.field.f
-			if l > maxGuestBuffer {
-				return fail(entry, start, "value of %d bytes is over the 1 MiB limit", l)
-			}
-			val := log[valOff : valOff+int(l)]
-			var set bool
-			switch {
-			case isScalar(kind):
-				set = l == 8 && setScalar(recs[rec], f, kind, le.Uint64(val))
-			case isBuffer(kind):
-				set = setBuffer(recs[rec], f, kind, val)
-			default:
-				return fail(entry, start, "unknown kind %d", uint32(kind))
-			}
-			if !set {
-				return fail(entry, start, "field %q (%s, %d bytes) cannot be set to a %d-byte %s", f.FullName, f.Kind, f.Size, l, kind)
-			}
-		case logOpDiscard:
-			rs.markDiscard(int(rec))
-		default:
-			return fail(entry, start, "unknown op %d (1 set, 2 discard)", op)
+		if flags&rowFlagDiscard != 0 {
+			rs.markDiscard(k)
 		}
 	}
 	return nil

@@ -2,69 +2,62 @@ package api
 
 import (
 	"bytes"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"math"
-	"slices"
 )
 
 // The batch extension, guest side (see the package documentation and
 // sdk/WASM-ABI.md). The host writes a batch into the buffer returned by
-// gadgetBatchBuffer and calls dataSourceCallbackBatch once; runBatch parses
-// the field table and the record index once, runs the Data subscription
-// for every record with the handle batchHandleBase+i, and returns the
-// result log. Field getters and setters consult batchState first and only
-// call the host when it cannot answer.
+// gadgetBatchBuffer and calls dataSourceCallbackBatch once; runBatch reads
+// the header and the field table, runs the Data subscription for every
+// record with the handle batchHandleBase+i, and returns the value area.
+// Every listed field has a fixed 8-byte slot in each record's row, so a
+// getter is one load and a setter one store plus a dirty bit (and, for
+// strings and bytes, an append to the value area): Go code compiled to
+// Wasm pays for every instruction, and this path runs for every event.
+// Field getters and setters consult batchState first and only call the
+// host when it cannot answer.
 
 const (
-	batchMagic       = 0x31424749 // "IGB1", little endian
-	batchHandleBase  = 0x40000000
-	batchHandleMask  = 0xC0000000 // bit 31 marks array elements, bit 30 batch records
-	batchHeaderSize  = 12
-	batchFieldSize   = 20
-	logHeaderSize    = 20
-	logOpSet         = 1
-	logOpDiscard     = 2
-	maxBatchBuffer   = 4 << 20 // refuse larger batches: the host falls back to per-event calls
-	minBatchBuffer   = 4 << 10
-	noRecord         = -1
-	scalarLogValSize = 8
-	maxLoggedValue   = 1 << 20 // the host refuses longer values
+	batchMagic      = 0x32424749 // "IGB2", little endian
+	batchHandleBase = 0x40000000
+	batchHandleMask = 0xC0000000 // bit 31 marks array elements, bit 30 batch records
+	batchHeaderSize = 16
+	batchFieldSize  = 16
+	rowFlagDiscard  = 1
+	maxBatchBuffer  = 4 << 20 // refuse larger batches: the host falls back to per-event calls
+	minBatchBuffer  = 4 << 10
+	maxLoggedValue  = 1 << 20 // the host refuses longer values
 )
 
-// batchField is one entry of a batch's field table plus what this batch's
-// result log holds for it.
+// batchField is one entry of a batch's field table.
 type batchField struct {
-	field   uint32
-	payload uint32
-	offset  uint32
-	size    uint32 // 0: to the end of the payload
-	kind    FieldKind
-
-	// setRec is the record of the latest logged SET of this field, setVal
-	// and setLen where its value sits in the log. setMany: SETs for more
-	// than one record, so a read for another record scans the log.
-	setRec  int64
-	setVal  uint32
-	setLen  uint32
-	setMany bool
+	field uint32
+	kind  FieldKind
+	size  uint32 // fixed size of the field; 0: variable
+	slot  uint32 // offset of the slot in a row
+	dirty uint32 // offset of the dirty word in a row
+	bit   uint32 // the field's bit in that word
+	// scalar: kind is a scalar kind, whose value is the slot itself.
+	scalar bool
 }
 
 type batchState struct {
 	reserved []byte // handed out by gadgetBatchBuffer, reused
 	active   bool   // inside runBatch: batch handles are valid
 
-	data   []byte
-	count  uint32
-	fields []batchField
+	data    []byte
+	count   uint32
+	rows    uint32 // offset of row 0 in data
+	rowSize uint32
+	fields  []batchField
 	// byField maps a field handle below maxIndexedField to 1 + its index
 	// in fields (0: not in the table), so that a lookup costs one load.
-	byField  []int32
-	recFirst []uint32 // record i's payloads are payOff/payLen[recFirst[i]:recFirst[i+1]]
-	payOff   []uint32
-	payLen   []uint32
-	log      []byte
+	byField []int32
+	// values holds the bytes of the buffer values set in this batch
+	// (dirty buffer slots point into it); it is what runBatch returns.
+	values []byte
 }
 
 // batch is the package's only batch state: the guest is single-threaded
@@ -87,44 +80,55 @@ func (b *batchState) reserve(size uint32) []byte {
 	return b.reserved
 }
 
-func le32(b []byte, off int) uint32 { return binary.LittleEndian.Uint32(b[off:]) }
-
-// parse reads a batch buffer. On success the state describes in; on error
+// parse reads the header and the field table of a batch buffer and checks
+// that every row lies in it. On success the state describes in; on error
 // it is left empty. It never panics and allocates only to grow its index
 // slices, which are reused from batch to batch.
 func (b *batchState) parse(in []byte) error {
-	b.data, b.count = nil, 0
+	b.data, b.count, b.rows, b.rowSize = nil, 0, 0, 0
 	for _, bf := range b.fields {
 		if bf.field < uint32(len(b.byField)) {
 			b.byField[bf.field] = 0
 		}
 	}
 	b.fields = b.fields[:0]
-	b.recFirst, b.payOff, b.payLen = b.recFirst[:0], b.payOff[:0], b.payLen[:0]
 	if uint64(len(in)) > math.MaxUint32 {
 		return errors.New("batch larger than 4 GiB")
 	}
 	if len(in) < batchHeaderSize {
 		return errBatchTruncated
 	}
-	if m := le32(in, 0); m != batchMagic {
+	if m := ld32(in, 0); m != batchMagic {
 		return fmt.Errorf("bad magic %#x", m)
 	}
-	count, nfields := le32(in, 4), le32(in, 8)
-	pos := batchHeaderSize
-	if uint64(nfields)*batchFieldSize > uint64(len(in)-pos) {
+	count, nfields, rowSize := ld32(in, 4), ld32(in, 8), ld32(in, 12)
+	if uint64(nfields)*batchFieldSize > uint64(len(in)-batchHeaderSize) {
 		return fmt.Errorf("field table of %d entries: %w", nfields, errBatchTruncated)
 	}
-	for range nfields {
-		b.fields = append(b.fields, batchField{
-			field:   le32(in, pos),
-			payload: le32(in, pos+4),
-			offset:  le32(in, pos+8),
-			size:    le32(in, pos+12),
-			kind:    FieldKind(le32(in, pos+16)),
-			setRec:  noRecord,
-		})
-		pos += batchFieldSize
+	rows := batchHeaderSize + nfields*batchFieldSize
+	// A row starts with the flags and the dirty words; slots follow.
+	header := 4 + 4*((uint64(nfields)+31)/32)
+	if uint64(rowSize) < header || rowSize%8 != 0 {
+		return fmt.Errorf("rows of %d bytes for %d fields", rowSize, nfields)
+	}
+	if uint64(count)*uint64(rowSize) > uint64(len(in))-uint64(rows) {
+		return fmt.Errorf("%d rows of %d bytes: %w", count, rowSize, errBatchTruncated)
+	}
+	for j := range nfields {
+		pos := batchHeaderSize + j*batchFieldSize
+		bf := batchField{
+			field: ld32(in, pos),
+			kind:  FieldKind(ld32(in, pos+4)),
+			size:  ld32(in, pos+8),
+			slot:  ld32(in, pos+12),
+			dirty: 4 + 4*(j/32),
+			bit:   1 << (j % 32),
+		}
+		bf.scalar = scalarSize(bf.kind) != 0
+		if uint64(bf.slot) < header || uint64(bf.slot)+8 > uint64(rowSize) {
+			return fmt.Errorf("field %d: slot at byte %d of a %d-byte row", bf.field, bf.slot, rowSize)
+		}
+		b.fields = append(b.fields, bf)
 	}
 	for i, bf := range b.fields {
 		if bf.field >= maxIndexedField {
@@ -137,52 +141,19 @@ func (b *batchState) parse(in []byte) error {
 			b.byField[bf.field] = int32(i + 1)
 		}
 	}
-	// Every record takes at least 4 bytes: bound count before growing.
-	if uint64(count)*4 > uint64(len(in)-pos) {
-		return fmt.Errorf("%d records: %w", count, errBatchTruncated)
-	}
-	for r := range count {
-		b.recFirst = append(b.recFirst, uint32(len(b.payOff)))
-		if len(in)-pos < 4 {
-			return fmt.Errorf("record %d: %w", r, errBatchTruncated)
-		}
-		np := le32(in, pos)
-		pos += 4
-		if uint64(np)*4 > uint64(len(in)-pos) {
-			return fmt.Errorf("record %d: %d payloads: %w", r, np, errBatchTruncated)
-		}
-		for j := range np {
-			if len(in)-pos < 4 {
-				return fmt.Errorf("record %d payload %d: %w", r, j, errBatchTruncated)
-			}
-			n := uint64(le32(in, pos))
-			pos += 4
-			if padded := (n + 3) &^ 3; padded > uint64(len(in)-pos) {
-				return fmt.Errorf("record %d payload %d of %d bytes: %w", r, j, n, errBatchTruncated)
-			}
-			b.payOff = append(b.payOff, uint32(pos))
-			b.payLen = append(b.payLen, uint32(n))
-			pos += int((n + 3) &^ 3)
-		}
-	}
-	b.recFirst = append(b.recFirst, uint32(len(b.payOff)))
-	if pos != len(in) {
-		return fmt.Errorf("%d bytes after the last record", len(in)-pos)
-	}
-	b.data, b.count = in, count
+	b.data, b.count, b.rows, b.rowSize = in, count, rows, rowSize
 	return nil
 }
 
-// record returns the record index of a batch handle of the running batch.
-func (b *batchState) record(d Data) (uint32, bool) {
+// row returns the offset of the row of a batch handle of the running
+// batch.
+func (b *batchState) row(d Data) (uint32, bool) {
 	if !b.active || uint32(d)&batchHandleMask != batchHandleBase {
 		return 0, false
 	}
 	i := uint32(d) - batchHandleBase
-	return i, i < b.count
+	return b.rows + i*b.rowSize, i < b.count
 }
-
-var zeroPad [3]byte
 
 // maxIndexedField bounds the handles byField indexes (the host's plain
 // handles are at most 4096); others are found by a scan.
@@ -204,45 +175,18 @@ func (b *batchState) field(f Field) *batchField {
 	return nil
 }
 
-// value returns the bytes of bf in record rec as the host sent them.
-func (b *batchState) value(rec uint32, bf *batchField) ([]byte, bool) {
-	first, end := b.recFirst[rec], b.recFirst[rec+1]
-	if bf.payload >= end-first {
-		return nil, false
+// value returns the bytes of the buffer field bf in the row at row: what
+// the guest set in this batch, else what the host sent.
+func (b *batchState) value(row uint32, bf *batchField) (v []byte, set, ok bool) {
+	off, n := uint64(ld32(b.data, row+bf.slot)), uint64(ld32(b.data, row+bf.slot+4))
+	src := b.data
+	if set = ld32(b.data, row+bf.dirty)&bf.bit != 0; set {
+		src = b.values
 	}
-	p := first + bf.payload
-	off, n := uint64(b.payOff[p]), uint64(b.payLen[p])
-	start := off + uint64(bf.offset)
-	stop := off + n
-	if bf.size != 0 {
-		stop = start + uint64(bf.size)
+	if off+n > uint64(len(src)) {
+		return nil, set, false
 	}
-	if start > stop || stop > off+n {
-		return nil, false
-	}
-	return b.data[start:stop], true
-}
-
-// pending returns the value of the latest SET of bf for rec in this batch's
-// log, so that a callback reads back what it wrote.
-func (b *batchState) pending(rec uint32, bf *batchField) ([]byte, bool) {
-	if bf.setRec == int64(rec) {
-		return b.log[bf.setVal : bf.setVal+bf.setLen], true
-	}
-	if !bf.setMany {
-		return nil, false
-	}
-	var v []byte
-	found := false
-	for pos := 0; pos+logHeaderSize <= len(b.log); {
-		op, r, f, n := le32(b.log, pos), le32(b.log, pos+4), le32(b.log, pos+8), int(le32(b.log, pos+16))
-		pos += logHeaderSize
-		if op == logOpSet && r == rec && f == bf.field {
-			v, found = b.log[pos:pos+n], true
-		}
-		pos += (n + 3) &^ 3
-	}
-	return v, found
+	return src[off : off+n], set, true
 }
 
 func scalarSize(k FieldKind) int {
@@ -260,46 +204,18 @@ func scalarSize(k FieldKind) int {
 }
 
 // scalar answers a scalar getter from the batch: the field must be in the
-// table with exactly the requested kind and size. Anything else is left to
-// the host, so errors and conversions stay the host's.
+// table with exactly the requested kind. Anything else is left to the
+// host, so errors and conversions stay the host's.
 func (b *batchState) scalar(f Field, d Data, kind FieldKind) (uint64, bool) {
-	rec, ok := b.record(d)
+	row, ok := b.row(d)
 	if !ok {
 		return 0, false
 	}
 	bf := b.field(f)
-	if bf == nil || bf.kind != kind {
+	if bf == nil || bf.kind != kind || !bf.scalar {
 		return 0, false
 	}
-	size := scalarSize(kind)
-	if size == 0 {
-		return 0, false
-	}
-	if v, ok := b.pending(rec, bf); ok {
-		if len(v) != scalarLogValSize {
-			return 0, false
-		}
-		return binary.LittleEndian.Uint64(v), true
-	}
-	v, ok := b.value(rec, bf)
-	if !ok || len(v) != size {
-		return 0, false
-	}
-	var x uint64
-	switch size {
-	case 1:
-		x = uint64(v[0])
-	case 2:
-		x = uint64(binary.LittleEndian.Uint16(v))
-	case 4:
-		x = uint64(binary.LittleEndian.Uint32(v))
-	default:
-		x = binary.LittleEndian.Uint64(v)
-	}
-	if kind == Kind_Bool && x != 0 {
-		x = 1
-	}
-	return x, true
+	return ld64(b.data, row+bf.slot), true
 }
 
 func isBufferKind(k FieldKind) bool {
@@ -307,11 +223,11 @@ func isBufferKind(k FieldKind) bool {
 }
 
 // buffer answers String and Bytes from the batch. The slice aliases the
-// batch buffer or the log: copy it before the callback returns. padTo is
-// the length the host gives a shorter value logged for a fixed-size field
-// (it zero-pads them), 0 otherwise.
+// batch buffer or the value area: copy it before the callback returns.
+// padTo is the length the host gives a shorter value set on a fixed-size
+// field (it zero-pads them), 0 otherwise.
 func (b *batchState) buffer(f Field, d Data) (v []byte, padTo int, ok bool) {
-	rec, ok := b.record(d)
+	row, ok := b.row(d)
 	if !ok {
 		return nil, 0, false
 	}
@@ -319,12 +235,12 @@ func (b *batchState) buffer(f Field, d Data) (v []byte, padTo int, ok bool) {
 	if bf == nil || !isBufferKind(bf.kind) {
 		return nil, 0, false
 	}
-	if v, ok = b.pending(rec, bf); ok {
-		if bf.size != 0 {
-			padTo = int(bf.size)
-		}
-	} else if v, ok = b.value(rec, bf); !ok {
+	v, set, ok := b.value(row, bf)
+	if !ok {
 		return nil, 0, false
+	}
+	if set && bf.size != 0 {
+		padTo = int(bf.size)
 	}
 	if bf.kind == Kind_CString {
 		v, padTo = cutNUL(v), 0
@@ -339,50 +255,30 @@ func cutNUL(b []byte) []byte {
 	return b
 }
 
-func (b *batchState) appendHeader(op, rec, field uint32, kind FieldKind, n uint32) {
-	b.log = slices.Grow(b.log, logHeaderSize)
-	at := len(b.log)
-	b.log = b.log[:at+logHeaderSize]
-	h := b.log[at:]
-	le := binary.LittleEndian
-	le.PutUint32(h[0:], op)
-	le.PutUint32(h[4:], rec)
-	le.PutUint32(h[8:], field)
-	le.PutUint32(h[12:], uint32(kind))
-	le.PutUint32(h[16:], n)
-}
-
-func (b *batchState) noteSet(rec uint32, bf *batchField, val, n int) {
-	if bf.setRec != noRecord && bf.setRec != int64(rec) {
-		bf.setMany = true
-	}
-	bf.setRec, bf.setVal, bf.setLen = int64(rec), uint32(val), uint32(n)
-}
-
-// setScalar logs a SET of a scalar field of the table whose kind is the
-// requested one.
+// setScalar writes v into the slot of a scalar field of the table whose
+// kind is the requested one.
 func (b *batchState) setScalar(f Field, d Data, kind FieldKind, v uint64) bool {
-	rec, ok := b.record(d)
+	row, ok := b.row(d)
 	if !ok {
 		return false
 	}
 	bf := b.field(f)
-	if bf == nil || bf.kind != kind || scalarSize(kind) == 0 {
+	if bf == nil || bf.kind != kind || !bf.scalar {
 		return false
 	}
-	b.appendHeader(logOpSet, rec, bf.field, kind, scalarLogValSize)
-	val := len(b.log)
-	b.log = binary.LittleEndian.AppendUint64(b.log, v)
-	b.noteSet(rec, bf, val, scalarLogValSize)
+	st64(b.data, row+bf.slot, v)
+	w := row + bf.dirty
+	st32(b.data, w, ld32(b.data, w)|bf.bit)
 	return true
 }
 
-// setBuffer logs a SET of a String, CString or Bytes field. A value the
-// host would refuse (longer than a fixed-size field, or than the host's
-// 1 MiB limit) is left to a host call, so that the setter returns the
-// error as in v1 instead of failing the whole batch later.
+// setBuffer appends a String, CString or Bytes value to the value area
+// and points the field's slot at it. A value the host would refuse
+// (longer than a fixed-size field, or than the host's 1 MiB limit) is left
+// to a host call, so that the setter returns the error as in v1 instead
+// of failing the whole batch later.
 func setBuffer[T string | []byte](b *batchState, f Field, d Data, kind FieldKind, v T) bool {
-	rec, ok := b.record(d)
+	row, ok := b.row(d)
 	if !ok || len(v) > maxLoggedValue {
 		return false
 	}
@@ -393,30 +289,29 @@ func setBuffer[T string | []byte](b *batchState, f Field, d Data, kind FieldKind
 	if bf.size != 0 && uint64(len(v)) > uint64(bf.size) {
 		return false
 	}
-	b.appendHeader(logOpSet, rec, bf.field, kind, uint32(len(v)))
-	val := len(b.log)
-	b.log = append(b.log, v...)
-	if pad := (4 - len(b.log)%4) % 4; pad > 0 {
-		b.log = append(b.log, zeroPad[:pad]...)
-	}
-	b.noteSet(rec, bf, val, len(v))
+	st32(b.data, row+bf.slot, uint32(len(b.values)))
+	st32(b.data, row+bf.slot+4, uint32(len(v)))
+	b.values = append(b.values, v...)
+	w := row + bf.dirty
+	st32(b.data, w, ld32(b.data, w)|bf.bit)
 	return true
 }
 
-// discard logs a DISCARD of a batch record.
+// discard marks a batch record to be dropped.
 func (b *batchState) discard(d Data) bool {
-	rec, ok := b.record(d)
+	row, ok := b.row(d)
 	if !ok {
 		return false
 	}
-	b.appendHeader(logOpDiscard, rec, 0, 0, 0)
+	b.data[row] |= rowFlagDiscard
 	return true
 }
 
 // runBatch is dataSourceCallbackBatch without the pointers: it runs the
-// Data subscription cbID over every record of in and returns the result
-// log (empty: no changes). A batch it cannot read is reported through the
-// gadget log and left unchanged.
+// Data subscription cbID over every record of in, which then holds the
+// changes, and returns the value area (empty: no buffer values set). A
+// batch it cannot read is reported through the gadget log and left
+// unchanged.
 func runBatch(cbID uint64, ds uint32, in []byte) []byte {
 	cb, ok := callbacks[cbID].(DataFunc)
 	if !ok {
@@ -427,7 +322,7 @@ func runBatch(cbID uint64, ds uint32, in []byte) []byte {
 		batchError("batch call while a batch is running")
 		return nil
 	}
-	batch.log = batch.log[:0]
+	batch.values = batch.values[:0]
 	if err := batch.parse(in); err != nil {
 		batchError("read batch: %v", err)
 		return nil
@@ -437,7 +332,7 @@ func runBatch(cbID uint64, ds uint32, in []byte) []byte {
 	for i := range batch.count {
 		cb(DataSource(ds), Data(batchHandleBase+i))
 	}
-	return batch.log
+	return batch.values
 }
 
 func batchError(format string, args ...any) {

@@ -47,13 +47,13 @@
 //   - getters of fields the gadget obtained for that data source (GetField,
 //     AddField) read the value straight from the batch, without a host
 //     call, when asked for the field's own kind;
-//   - setters of such fields append to a result log that the host applies
-//     when the batch is done, in order, before the next stage sees the
-//     events; a getter called after a setter in the same callback returns
-//     the new value (with the same kind). A value the host would refuse (a
-//     string longer than a fixed-size field, a value of another kind) is
-//     set by a host call instead, so the setter reports the error as in
-//     v1;
+//   - setters of such fields store the value in the batch and mark it
+//     changed; the host applies the changes when the batch is done, before
+//     the next stage sees the events; a getter called after a setter in
+//     the same callback returns the new value (with the same kind). A
+//     value the host would refuse (a string longer than a fixed-size
+//     field, a value of another kind) is set by a host call instead, so
+//     the setter reports the error as in v1;
 //   - everything else (other fields, other kinds, data sources, packets,
 //     maps, logging) calls the host as in v1, which accepts batch handles.
 //

@@ -148,67 +148,106 @@ func (h *fakeHost) GetParamValue(key string, dst []byte) uint32 {
 	return 0
 }
 
-// tableEntry is one row of a batch's field table.
+// tableEntry describes a field of the test batches as the host sees it:
+// the payload it lives in, its offset there and its size (0: the rest of
+// the payload).
 type tableEntry struct {
 	field, payload, offset, size uint32
 	kind                         FieldKind
 }
 
-// buildBatch encodes a batch buffer as the host writes it.
+// rowHeader is the size of a row's flags and dirty words for n fields,
+// padded to 8.
+func rowHeader(n int) int { return (4 + 4*((n+31)/32) + 7) &^ 7 }
+
+// buildBatch encodes a batch buffer as the host writes it: every field's
+// value is taken from its payload of each record (records[i][payload]).
 func buildBatch(table []tableEntry, records [][][]byte) []byte {
 	le := binary.LittleEndian
+	slots := rowHeader(len(table))
+	rowSize := slots + 8*len(table)
 	b := le.AppendUint32(nil, batchMagic)
 	b = le.AppendUint32(b, uint32(len(records)))
 	b = le.AppendUint32(b, uint32(len(table)))
-	for _, e := range table {
-		for _, v := range []uint32{e.field, e.payload, e.offset, e.size, uint32(e.kind)} {
+	b = le.AppendUint32(b, uint32(rowSize))
+	for j, e := range table {
+		for _, v := range []uint32{e.field, uint32(e.kind), e.size, uint32(slots + 8*j)} {
 			b = le.AppendUint32(b, v)
 		}
 	}
-	for _, rec := range records {
-		b = le.AppendUint32(b, uint32(len(rec)))
-		for _, p := range rec {
-			b = le.AppendUint32(b, uint32(len(p)))
-			b = append(b, p...)
-			for len(b)%4 != 0 {
-				b = append(b, 0)
+	rows := len(b)
+	b = append(b, make([]byte, rowSize*len(records))...)
+	for i, rec := range records {
+		for j, e := range table {
+			var v []byte
+			if int(e.payload) < len(rec) {
+				p := rec[e.payload]
+				end := uint64(len(p))
+				if e.size != 0 {
+					end = uint64(e.offset) + uint64(e.size)
+				}
+				if uint64(e.offset) <= end && end <= uint64(len(p)) {
+					v = p[e.offset:end]
+				}
+			}
+			slot := b[rows+i*rowSize+slots+8*j:]
+			if isBufferKind(e.kind) {
+				le.PutUint32(slot, uint32(len(b)))
+				le.PutUint32(slot[4:], uint32(len(v)))
+				b = append(b, v...)
+			} else {
+				copy(slot[:8], v)
 			}
 		}
 	}
 	return b
 }
 
-// logEntry is one decoded entry of a result log.
+// logEntry is one change a batch call made, as the host applies them.
 type logEntry struct {
 	op, rec, field uint32
 	kind           FieldKind
 	val            string
 }
 
-// parseLog decodes a result log strictly: every entry aligned, padding
-// zero, nothing left over.
-func parseLog(t *testing.T, b []byte) []logEntry {
+const (
+	opSet     = 1
+	opDiscard = 2
+)
+
+// parseLog decodes the changes in the rows of batch buf (after runBatch)
+// with the value area values: per record, the dirty fields in table
+// order, then a DISCARD if the record is dropped. Scalar values are the 8
+// bytes of their slot.
+func parseLog(t *testing.T, buf, values []byte) []logEntry {
 	t.Helper()
+	le := binary.LittleEndian
+	count, nfields, rowSize := le.Uint32(buf[4:]), le.Uint32(buf[8:]), le.Uint32(buf[12:])
+	rows := batchHeaderSize + nfields*batchFieldSize
 	var out []logEntry
-	for pos := 0; pos < len(b); {
-		if len(b)-pos < logHeaderSize {
-			t.Fatalf("log: %d stray bytes at %d", len(b)-pos, pos)
-		}
-		e := logEntry{op: le32(b, pos), rec: le32(b, pos+4), field: le32(b, pos+8), kind: FieldKind(le32(b, pos+12))}
-		n := int(le32(b, pos+16))
-		pos += logHeaderSize
-		padded := (n + 3) &^ 3
-		if padded > len(b)-pos {
-			t.Fatalf("log: value of %d bytes at %d overruns", n, pos)
-		}
-		e.val = string(b[pos : pos+n])
-		for _, c := range b[pos+n : pos+padded] {
-			if c != 0 {
-				t.Fatalf("log: non-zero padding at %d", pos)
+	for i := range count {
+		row := buf[rows+i*rowSize : rows+(i+1)*rowSize]
+		for j := range nfields {
+			if le.Uint32(row[4+4*(j/32):])&(1<<(j%32)) == 0 {
+				continue
 			}
+			e := buf[batchHeaderSize+j*batchFieldSize:]
+			f, kind, slot := le.Uint32(e), FieldKind(le.Uint32(e[4:])), le.Uint32(e[12:])
+			v := row[slot : slot+8]
+			if isBufferKind(kind) {
+				off, n := le.Uint32(v), le.Uint32(v[4:])
+				if uint64(off)+uint64(n) > uint64(len(values)) {
+					t.Fatalf("record %d field %d: value [%d, +%d) outside the %d-byte value area", i, f, off, n, len(values))
+				}
+				v = values[off : off+n]
+			}
+			out = append(out, logEntry{op: opSet, rec: i, field: f, kind: kind, val: string(v)})
 		}
-		pos += padded
-		out = append(out, e)
+		if flags := le.Uint32(row); flags&^rowFlagDiscard != 0 {
+			t.Fatalf("record %d: flags %#x", i, flags)
+		} else if flags != 0 {
+			out = append(out, logEntry{op: opDiscard, rec: i})
+		}
 	}
 	return out
 }

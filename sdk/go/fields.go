@@ -236,7 +236,7 @@ func (f Field) AddTag(tag string) error {
 // Discard drops the event from the stream: later stages never see it.
 //
 // This is an ig extension, not part of Inspektor Gadget's API. During a
-// batch call it only appends to the result log. Outside one it calls the
+// batch call it only marks the record in the batch. Outside one it calls the
 // host function dataDiscard, which v1 hosts lack: a module whose code can
 // reach Discard imports it and only instantiates on an ig host. Modules
 // that never call Discard do not import it.

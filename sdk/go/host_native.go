@@ -4,7 +4,7 @@ package api
 
 // Outside wasip1 there is no host: every host* wrapper goes to nativeHost,
 // which fails every call unless the package's own tests install a fake.
-// This keeps the whole package (batch parser, result log, fallbacks)
+// This keeps the whole package (batch parser, changes, fallbacks)
 // testable with a plain `go test`, without build tags.
 
 // hostAPI mirrors the host* wrappers of host_wasip1.go one to one.

@@ -204,8 +204,20 @@ func skipName(msg []byte, off int) (int, error) {
 }
 
 // appendLabel writes a label as zone files show it: dots and backslashes
-// inside it escaped, bytes that are not printable ASCII as \DDD.
+// inside it escaped, bytes that are not printable ASCII as \DDD. Labels
+// that need no escape (nearly all) are copied in one go: in the guest a
+// loop iteration costs far more than a byte of memmove.
 func appendLabel(sb []byte, label []byte) []byte {
+	plain := true
+	for _, c := range label {
+		if c < 0x21 || c > 0x7e || c == '.' || c == '\\' {
+			plain = false
+			break
+		}
+	}
+	if plain {
+		return append(sb, label...)
+	}
 	for _, c := range label {
 		switch {
 		case c == '.' || c == '\\':

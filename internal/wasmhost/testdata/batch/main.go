@@ -1,6 +1,6 @@
 // Command batch is a test guest for package wasmhost: it uses the batch
 // extension (gadgetBatchBuffer, dataSourceCallbackBatch), reading fields
-// from the batch buffer and writing them through the result log. Its
+// from the rows of the batch buffer and writing into them. Its
 // "mode" param selects what it does: "check" (every kind, compared with
 // the values the test put in), "bench" (reads 3 fields, writes 1),
 // "refuse" (gadgetBatchBuffer returns 0: the host falls back to
@@ -112,8 +112,9 @@ var (
 	bPid, bTs, bComm, bScore                                                             uint32
 
 	batchBuf   []byte
-	logBuf     []byte
-	payloads   [][]byte
+	values     []byte // the value area
+	rows       []byte // the rows of the running batch
+	rowSize    uint32
 	table      []fieldInfo
 	batchCalls int
 	bufCalls   int
@@ -123,7 +124,7 @@ var (
 )
 
 type fieldInfo struct {
-	handle, payload, offset, size, kind uint32
+	handle, kind, size, slot uint32
 }
 
 //go:wasmexport gadgetAPIVersion
@@ -198,132 +199,140 @@ func dataSourceCallbackBatch(cbID uint64, ds, ptr, n uint32) uint64 {
 	}
 	b := batchBuf[:n]
 	le := binary.LittleEndian
-	if le.Uint32(b) != 0x31424749 {
+	if le.Uint32(b) != 0x32424749 {
 		check("magic", false, "")
 		return 0
 	}
 	count, nf := le.Uint32(b[4:]), le.Uint32(b[8:])
-	off := uint32(12)
+	rowSize = le.Uint32(b[12:])
+	off := uint32(16)
 	table = table[:0]
 	for k := uint32(0); k < nf; k++ {
-		table = append(table, fieldInfo{le.Uint32(b[off:]), le.Uint32(b[off+4:]), le.Uint32(b[off+8:]), le.Uint32(b[off+12:]), le.Uint32(b[off+16:])})
-		off += 20
+		table = append(table, fieldInfo{le.Uint32(b[off:]), le.Uint32(b[off+4:]), le.Uint32(b[off+8:]), le.Uint32(b[off+12:])})
+		off += 16
 	}
+	rows = b[off : off+count*rowSize]
 	if mode == "bench" {
-		return benchBatch(b, off, count)
+		return benchBatch(count)
 	}
-	logBuf = logBuf[:0]
+	values = values[:0]
 	for r := uint32(0); r < count; r++ {
-		np := le.Uint32(b[off:])
-		off += 4
-		payloads = payloads[:0]
-		for p := uint32(0); p < np; p++ {
-			l := le.Uint32(b[off:])
-			off += 4
-			payloads = append(payloads, b[off:off+l])
-			off += (l + 3) &^ 3
-		}
 		records++
 		checkRecord(r)
 	}
-	if off != n {
-		check("batch size", false, itoa(int64(off))+" != "+itoa(int64(n)))
-	}
-	if len(logBuf) == 0 {
+	if len(values) == 0 {
 		return 0
 	}
-	return uint64(len(logBuf))<<32 | uint64(uintptr(unsafe.Pointer(&logBuf[0])))
+	return uint64(len(values))<<32 | uint64(uintptr(unsafe.Pointer(&values[0])))
 }
 
-func value(h uint32) ([]byte, uint32) {
-	for _, fi := range table {
+// col returns the index of field h in the table, -1 if it is not there.
+func col(h uint32) int {
+	for j, fi := range table {
 		if fi.handle == h {
-			p := payloads[fi.payload]
-			if fi.size == 0 {
-				return p, fi.kind
-			}
-			return p[fi.offset : fi.offset+fi.size], fi.kind
+			return j
 		}
 	}
-	return nil, 0
+	return -1
 }
 
-func u64(h uint32) uint64 {
-	v, _ := value(h)
-	switch len(v) {
-	case 1:
-		return uint64(v[0])
-	case 2:
-		return uint64(binary.LittleEndian.Uint16(v))
-	case 4:
-		return uint64(binary.LittleEndian.Uint32(v))
-	case 8:
-		return binary.LittleEndian.Uint64(v)
+func row(r uint32) []byte { return rows[r*rowSize : (r+1)*rowSize] }
+
+func isBuffer(kind uint32) bool { return kind == kString || kind == kCString || kind == kBytes }
+
+// value returns the bytes of a buffer field of record r (what this batch
+// set, else what the host sent) and the field's kind.
+func value(r, h uint32) ([]byte, uint32) {
+	j := col(h)
+	if j < 0 || !isBuffer(table[j].kind) {
+		return nil, 0
 	}
-	return 1 << 63
+	le := binary.LittleEndian
+	rw := row(r)
+	slot := rw[table[j].slot:]
+	off, n := le.Uint32(slot), le.Uint32(slot[4:])
+	if le.Uint32(rw[4+4*(j/32):])&(1<<(j%32)) != 0 {
+		return values[off : off+n], table[j].kind
+	}
+	return batchBuf[off : off+n], table[j].kind
+}
+
+// u64 returns the slot of a scalar field of record r.
+func u64(r, h uint32) uint64 {
+	j := col(h)
+	if j < 0 || isBuffer(table[j].kind) {
+		return 1 << 63
+	}
+	return binary.LittleEndian.Uint64(row(r)[table[j].slot:])
+}
+
+// dirty marks field j of record r as set.
+func dirty(r uint32, j int) {
+	le := binary.LittleEndian
+	w := row(r)[4+4*(j/32):]
+	le.PutUint32(w, le.Uint32(w)|1<<(j%32))
 }
 
 func set(r, field, kind uint32, v uint64) {
-	var val [8]byte
-	binary.LittleEndian.PutUint64(val[:], v)
-	setBytes(r, field, kind, val[:])
+	j := col(field)
+	if j < 0 || table[j].kind != kind {
+		check("set", false, "field "+itoa(int64(field)))
+		return
+	}
+	binary.LittleEndian.PutUint64(row(r)[table[j].slot:], v)
+	dirty(r, j)
 }
 
 func setBytes(r, field, kind uint32, v []byte) {
-	le := binary.LittleEndian
-	logBuf = le.AppendUint32(logBuf, 1)
-	logBuf = le.AppendUint32(logBuf, r)
-	logBuf = le.AppendUint32(logBuf, field)
-	logBuf = le.AppendUint32(logBuf, kind)
-	logBuf = le.AppendUint32(logBuf, uint32(len(v)))
-	logBuf = append(logBuf, v...)
-	for len(logBuf)%4 != 0 {
-		logBuf = append(logBuf, 0)
+	j := col(field)
+	if j < 0 || table[j].kind != kind {
+		check("setBytes", false, "field "+itoa(int64(field)))
+		return
 	}
+	le := binary.LittleEndian
+	slot := row(r)[table[j].slot:]
+	le.PutUint32(slot, uint32(len(values)))
+	le.PutUint32(slot[4:], uint32(len(v)))
+	values = append(values, v...)
+	dirty(r, j)
 }
 
-func discard(r uint32) {
-	le := binary.LittleEndian
-	logBuf = le.AppendUint32(logBuf, 2)
-	logBuf = le.AppendUint32(logBuf, r)
-	logBuf = append(logBuf, make([]byte, 12)...)
-}
+func discard(r uint32) { row(r)[0] |= 1 }
 
 func checkRecord(r uint32) {
-	i := int64(u64(fU32))
+	i := int64(u64(r, fU32))
 	want := func(name string, ok bool, got string) {
 		if !ok {
 			check("record "+itoa(i)+" "+name, false, got)
 		}
 	}
-	if u64(wU32) != 0 {
-		checkWritten(i, want)
+	if u64(r, wU32) != 0 {
+		checkWritten(r, i, want)
 		return
 	}
 	var errv uint32
 	want("batch handle", fieldGetScalar(fU32, batchHandle+r, kUint32, uint32(uintptr(unsafe.Pointer(&errv)))) == uint64(i) && errv == 0, "")
-	want("b", u64(fB) == uint64(i%2), "")
-	want("i8", int8(u64(fI8)) == int8(-i), "")
-	want("i16", int16(u64(fI16)) == int16(-100*i), "")
-	want("i32", int32(u64(fI32)) == int32(-100000*i), "")
-	want("i64", int64(u64(fI64)) == -10000000000*i, "")
-	want("u8", u64(fU8) == uint64(i), "")
-	want("u16", u64(fU16) == uint64(100*i), "")
-	want("u64", u64(fU64) == uint64(10000000000*i), "")
-	want("f32", math.Float32frombits(uint32(u64(fF32))) == float32(i)+0.5, "")
-	want("f64", math.Float64frombits(u64(fF64)) == float64(i)+0.25, "")
-	comm, kind := value(fComm)
+	want("b", u64(r, fB) == uint64(i%2), "")
+	want("i8", int8(u64(r, fI8)) == int8(-i), "")
+	want("i16", int16(u64(r, fI16)) == int16(-100*i), "")
+	want("i32", int32(u64(r, fI32)) == int32(-100000*i), "")
+	want("i64", int64(u64(r, fI64)) == -10000000000*i, "")
+	want("u8", u64(r, fU8) == uint64(i), "")
+	want("u16", u64(r, fU16) == uint64(100*i), "")
+	want("u64", u64(r, fU64) == uint64(10000000000*i), "")
+	want("f32", math.Float32frombits(uint32(u64(r, fF32))) == float32(i)+0.5, "")
+	want("f64", math.Float64frombits(u64(r, fF64)) == float64(i)+0.25, "")
+	comm, kind := value(r, fComm)
 	if k := bytes.IndexByte(comm, 0); k >= 0 {
 		comm = comm[:k]
 	}
 	want("comm", kind == kCString && string(comm) == "comm"+itoa(i), string(comm))
-	raw, _ := value(fRaw)
+	raw, _ := value(r, fRaw)
 	want("raw", len(raw) == 4 && raw[0] == byte(i) && raw[3] == byte(i+3), "")
-	dyn, kind := value(fDyn)
+	dyn, kind := value(r, fDyn)
 	want("dyn", kind == kString && string(dyn) == "dyn"+itoa(i), string(dyn))
-	w, _ := value(wU32)
-	want("new fixed-size dynamic field is zero", len(w) == 4 && binary.LittleEndian.Uint32(w) == 0, itoa(int64(len(w))))
-	s, _ := value(wStr)
+	want("new scalar field is zero", u64(r, wU64) == 0, "")
+	s, _ := value(r, wStr)
 	want("new variable-size dynamic field is empty", len(s) == 0, "")
 
 	switch i {
@@ -332,8 +341,8 @@ func checkRecord(r uint32) {
 	case 7:
 		discard(r)
 	}
-	// One field through the v1 API with a batch handle, the rest through
-	// the log.
+	// One field through the v1 API with a batch handle, the rest in the
+	// rows.
 	want("fieldSet batch handle", fieldSet(wU8, batchHandle+r, kUint8, uint64(i+1)) == 0, "")
 	set(r, wBool, kBool, uint64(1-i%2))
 	set(r, wI8, kInt8, uint64(-i-1))
@@ -364,15 +373,12 @@ func checkRecord(r uint32) {
 	setBytes(r, fDyn, kString, []byte("DYN"+itoa(i)))
 }
 
-// benchBatch is the hot path a batch SDK would have: field locations are
-// resolved once per batch, values are loads from the buffer, the log is
-// written in place.
 // checkWritten reads, in a second batch, what the first one wrote: every
 // dynamic kind and the updated static fields, from the batch buffer.
-func checkWritten(i int64, want func(string, bool, string)) {
+func checkWritten(r uint32, i int64, want func(string, bool, string)) {
 	secondPass++
 	text := func(h uint32) string {
-		v, kind := value(h)
+		v, kind := value(r, h)
 		if kind == kCString {
 			if k := bytes.IndexByte(v, 0); k >= 0 {
 				v = v[:k]
@@ -380,73 +386,49 @@ func checkWritten(i int64, want func(string, bool, string)) {
 		}
 		return string(v)
 	}
-	want("w_bool", u64(wBool) == uint64(1-i%2), "")
-	want("w_i8", int8(u64(wI8)) == int8(-i-1), "")
-	want("w_i16", int16(u64(wI16)) == int16(-100*i-1), "")
-	want("w_i32", int32(u64(wI32)) == int32(-100000*i-1), "")
-	want("w_i64", int64(u64(wI64)) == -10000000000*i-1, "")
-	want("w_u8", u64(wU8) == uint64(i+1), "")
-	want("w_u16", u64(wU16) == uint64(100*i+1), "")
-	want("w_u32", u64(wU32) == uint64(i+1), "")
-	want("w_u64", u64(wU64) == uint64(10000000000*i+1), "")
-	want("w_f32", math.Float32frombits(uint32(u64(wF32))) == (float32(i)+0.5)*2, "")
-	want("w_f64", math.Float64frombits(u64(wF64)) == (float64(i)+0.25)*2, "")
+	want("w_bool", u64(r, wBool) == uint64(1-i%2), "")
+	want("w_i8", int8(u64(r, wI8)) == int8(-i-1), "")
+	want("w_i16", int16(u64(r, wI16)) == int16(-100*i-1), "")
+	want("w_i32", int32(u64(r, wI32)) == int32(-100000*i-1), "")
+	want("w_i64", int64(u64(r, wI64)) == -10000000000*i-1, "")
+	want("w_u8", u64(r, wU8) == uint64(i+1), "")
+	want("w_u16", u64(r, wU16) == uint64(100*i+1), "")
+	want("w_u32", u64(r, wU32) == uint64(i+1), "")
+	want("w_u64", u64(r, wU64) == uint64(10000000000*i+1), "")
+	want("w_f32", math.Float32frombits(uint32(u64(r, wF32))) == (float32(i)+0.5)*2, "")
+	want("w_f64", math.Float64frombits(u64(r, wF64)) == (float64(i)+0.25)*2, "")
 	want("w_str", text(wStr) == "s"+itoa(i), text(wStr))
 	want("w_cstr", text(wCStr) == "c"+itoa(i), text(wCStr))
 	want("w_bytes", text(wBytes) == string([]byte{byte(i), 0xff}), "")
-	want("b", u64(fB) == uint64(1-i%2), "")
-	want("i8", int8(u64(fI8)) == int8(-i-1), "")
-	want("i64", int64(u64(fI64)) == -10000000000*i-1, "")
-	want("u64", u64(fU64) == uint64(10000000000*i+5), "")
-	want("f32", math.Float32frombits(uint32(u64(fF32))) == (float32(i)+0.5)*2, "")
+	want("b", u64(r, fB) == uint64(1-i%2), "")
+	want("i8", int8(u64(r, fI8)) == int8(-i-1), "")
+	want("i64", int64(u64(r, fI64)) == -10000000000*i-1, "")
+	want("u64", u64(r, fU64) == uint64(10000000000*i+5), "")
+	want("f32", math.Float32frombits(uint32(u64(r, fF32))) == (float32(i)+0.5)*2, "")
 	want("comm", text(fComm) == "new"+itoa(i), text(fComm))
 	want("raw", text(fRaw) == "\x09\x09\x09\x09", "")
 	want("dyn", text(fDyn) == "DYN"+itoa(i), text(fDyn))
 }
 
-func benchBatch(b []byte, off, count uint32) uint64 {
+// benchBatch is the hot path of a batch guest: slots are resolved once per
+// batch, values are loads from the rows, the result is written in place.
+func benchBatch(count uint32) uint64 {
 	le := binary.LittleEndian
-	var pidOff, tsOff, commOff uint32
-	for _, fi := range table {
-		switch fi.handle {
-		case bPid:
-			pidOff = fi.offset
-		case bTs:
-			tsOff = fi.offset
-		case bComm:
-			commOff = fi.offset
-		}
-	}
-	const entry = 28 // 5 u32 + an 8-byte value
-	need := int(count) * entry
-	if cap(logBuf) < need {
-		logBuf = make([]byte, need)
-	}
-	lb := logBuf[:need]
+	jPid, jTs, jComm, jScore := col(bPid), col(bTs), col(bComm), col(bScore)
+	pidSlot, tsSlot, commSlot, scoreSlot := table[jPid].slot, table[jTs].slot, table[jComm].slot, table[jScore].slot
+	word, bit := 4+4*uint32(jScore/32), uint32(1)<<(jScore%32)
 	for r := uint32(0); r < count; r++ {
-		np := le.Uint32(b[off:])
-		off += 4
-		// Payload 0 is the eBPF struct; skip the others.
-		l0 := le.Uint32(b[off:])
-		p0 := b[off+4 : off+4+l0]
-		off += 4 + (l0+3)&^3
-		for p := uint32(1); p < np; p++ {
-			off += 4 + (le.Uint32(b[off:])+3)&^3
-		}
-		pid := le.Uint32(p0[pidOff:])
-		ts := le.Uint64(p0[tsOff:])
-		n := bytes.IndexByte(p0[commOff:commOff+16], 0)
+		rw := rows[r*rowSize : (r+1)*rowSize]
+		pid := le.Uint64(rw[pidSlot:])
+		ts := le.Uint64(rw[tsSlot:])
+		co, cn := le.Uint32(rw[commSlot:]), le.Uint32(rw[commSlot+4:])
+		n := bytes.IndexByte(batchBuf[co:co+cn], 0)
 		if n < 0 {
-			n = 16
+			n = int(cn)
 		}
-		e := lb[r*entry : r*entry+entry]
-		le.PutUint32(e[0:], 1)
-		le.PutUint32(e[4:], r)
-		le.PutUint32(e[8:], bScore)
-		le.PutUint32(e[12:], kUint32)
-		le.PutUint32(e[16:], 8)
-		le.PutUint64(e[20:], uint64(pid)+uint64(n)+ts&1)
+		le.PutUint64(rw[scoreSlot:], pid+uint64(n)+ts&1)
+		le.PutUint32(rw[word:], le.Uint32(rw[word:])|bit)
 	}
 	records += int(count)
-	return uint64(need)<<32 | uint64(uintptr(unsafe.Pointer(&lb[0])))
+	return 0
 }
