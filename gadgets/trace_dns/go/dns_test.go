@@ -238,8 +238,8 @@ func TestTracker(t *testing.T) {
 	// Early responses are forgotten after the window.
 	tr.response(key(9), 12*s)
 	tr.advance(12*s+earlyWindow, report)
-	if tr.early != 0 || len(tr.earlyQ) != tr.earlyHead {
-		t.Errorf("early responses kept: %d %v", tr.early, tr.earlyQ[tr.earlyHead:])
+	if tr.early != 0 || tr.waits.head != -1 {
+		t.Errorf("early responses kept: %d, list head %d", tr.early, tr.waits.head)
 	}
 }
 
@@ -262,8 +262,8 @@ func TestEarlyResponsesAtRate(t *testing.T) {
 	if reported != 0 || tr.pending != 0 {
 		t.Errorf("%d reported as unanswered, %d pending; want 0", reported, tr.pending)
 	}
-	if n := len(tr.earlyQ) - tr.earlyHead; n > maxEarlyQueued {
-		t.Errorf("%d early responses queued", n)
+	if tr.early != 0 || len(tr.slots) > 2 {
+		t.Errorf("%d early responses kept, %d slots", tr.early, len(tr.slots))
 	}
 }
 
@@ -277,8 +277,8 @@ func TestTrackerBounds(t *testing.T) {
 		t.Fatalf("pending %d dropped %d", tr.pending, tr.dropped)
 	}
 	tr.advance(1e10, func(*entry, int64) { reported++ })
-	if reported != maxPending || tr.pending != 0 || len(tr.queue) != 0 {
-		t.Fatalf("reported %d, pending %d, queue %d", reported, tr.pending, len(tr.queue))
+	if reported != maxPending || tr.pending != 0 || tr.queries.head != -1 {
+		t.Fatalf("reported %d, pending %d, list head %d", reported, tr.pending, tr.queries.head)
 	}
 }
 
@@ -305,8 +305,8 @@ func TestTrackerTable(t *testing.T) {
 			tr.release(b)
 			delete(model, k)
 		case len(model) < maxPending:
-			s, _ := tr.take(&k, h, b, false, 0)
-			model[k] = s
+			tr.take(&k, h, b, false, 0)
+			model[k], _ = tr.find(&k, h)
 		}
 	}
 	if tr.pending != len(model) {
@@ -316,5 +316,39 @@ func TestTrackerTable(t *testing.T) {
 		if got, _ := tr.find(&k, k.hash()); got != s {
 			t.Fatalf("%+v: slot %d, want %d", k, got, s)
 		}
+	}
+	// The expiry list holds exactly the slots in use, linked both ways.
+	n, prev := 0, int32(-1)
+	for s := tr.queries.head; s >= 0; s = tr.slots[s].next {
+		if tr.slots[s].prev != prev {
+			t.Fatalf("slot %d: prev %d, want %d", s, tr.slots[s].prev, prev)
+		}
+		if model[tr.slots[s].key] != s {
+			t.Fatalf("slot %d in the list is not in use", s)
+		}
+		prev = s
+		n++
+	}
+	if n != len(model) || tr.queries.tail != prev {
+		t.Fatalf("list of %d slots ending at %d, want %d ending at %d", n, tr.queries.tail, len(model), prev)
+	}
+}
+
+// TestAnsweredAtRate: answered queries leave nothing behind, so the
+// tracker's memory does not grow with the query rate.
+func TestAnsweredAtRate(t *testing.T) {
+	tr := newTracker(5e9)
+	reported := 0
+	report := func(*entry, int64) { reported++ }
+	const step = int64(10e3) // 100,000 per second, for 10 s
+	for i := 0; i < 1000000; i++ {
+		ts := int64(i) * step
+		k := queryKey{id: uint16(i), port: uint16(i >> 16), addr: [16]byte{1}}
+		tr.advance(ts, report)
+		tr.query(&k, ts)
+		tr.response(&k, ts+step/2)
+	}
+	if reported != 0 || tr.pending != 0 || len(tr.slots) > 1 || len(tr.free) > 1 {
+		t.Errorf("%d reported, %d pending, %d slots, free list of %d", reported, tr.pending, len(tr.slots), len(tr.free))
 	}
 }

@@ -12,9 +12,12 @@ package main
 // The tracker runs for every DNS event inside the Wasm guest, where a Go
 // map operation or an allocation costs several hundred nanoseconds. It
 // therefore keeps its entries in slots that are reused (their byte slices
-// keep their capacity) and finds them through an open-addressing table of
-// slot numbers with a multiplicative hash: tracking a query and matching
-// its response allocate nothing in the steady state.
+// keep their capacity), finds them through an open-addressing table of
+// slot numbers with a multiplicative hash, and orders them for expiry in
+// two lists threaded through the slots (queries, early responses): an
+// answered query leaves no trace. Tracking a query and matching its
+// response allocate nothing in the steady state, and memory stays bounded
+// by the number of entries waiting, whatever the query rate.
 
 import "encoding/binary"
 
@@ -45,44 +48,39 @@ func (k *queryKey) hash() uint32 {
 // entry is a slot: a query waiting for its response, with what its
 // unanswered event reports, or (early) a response seen before its query.
 type entry struct {
-	key      queryKey
-	hash     uint32
-	used     bool
-	early    bool
-	attempts uint32
-	seq      uint64 // tells a queued reference to this use of the slot from older ones
-	ts       int64  // query: wall clock of the first copy, ns since the epoch; early: the response's
-	info     queryInfo
+	key        queryKey
+	hash       uint32
+	early      bool
+	attempts   uint32
+	prev, next int32 // neighbours in the expiry list of its kind, -1 at the ends
+	ts         int64 // query: wall clock of the first copy, ns since the epoch; early: the response's
+	info       queryInfo
 }
 
 type queryInfo struct {
-	timestamp  []byte
-	netns      uint32
-	src, dst   []byte // formatted endpoints ("addr:port")
-	nameserver []byte
+	timestamp []byte
+	netns     uint32
+	// The client is the key's address and port; the server's address is
+	// also the nameserver. Addresses are formatted only when reported.
+	server     [16]byte
+	serverPort uint16
 	id         uint16
 	name       []byte // empty when the query had no question
 	qtype      uint16
 	comm       []byte
 	pid, tid   uint32
-	extra      []string // values of the optional copied fields (k8s.*, ...)
+	extra      [][]byte // values of the optional copied fields (k8s.*, ...)
 }
 
-// queued refers to a use of a slot, in the order of the deadlines.
-type queued struct {
-	slot int32
-	seq  uint64
-	ts   int64
-}
+// list is an expiry list: slots in the order they were taken, so in the
+// order of their deadlines (one timeout for each list).
+type list struct{ head, tail int32 }
 
 // Bounds. A run sees far fewer queries than this within one timeout;
 // beyond them new queries are not tracked (counted in dropped).
 const (
 	maxPending = 16384
 	maxEarly   = 4096
-	// maxEarlyQueued bounds the expiry queue of early responses, matched
-	// ones included: a window's worth at 32,768 responses per second.
-	maxEarlyQueued = 65536
 	// earlyWindow is how long a response without a query is remembered:
 	// per-CPU perf buffers may hand a response over before its query.
 	earlyWindow = int64(2e9)
@@ -95,22 +93,51 @@ type tracker struct {
 	timeout int64 // ns
 	now     int64 // latest time seen
 
-	seq     uint64
 	slots   []entry // grown up to maxPending+maxEarly, reused through free
 	free    []int32
 	buckets []int32 // 1 + slot number, 0 when empty
 
-	pending, early int // slots in use of each kind
+	pending, early int  // slots in use of each kind
+	queries, waits list // expiry lists: queries, early responses
 
-	queue     []queued // queries by time sent; stale references are skipped
-	head      int
-	earlyQ    []queued // early responses by time received
-	earlyHead int
-	dropped   uint64
+	dropped uint64
 }
 
 func newTracker(timeout int64) *tracker {
-	return &tracker{timeout: timeout, buckets: make([]int32, tableSize)}
+	return &tracker{timeout: timeout, buckets: make([]int32, tableSize),
+		queries: list{-1, -1}, waits: list{-1, -1}}
+}
+
+func (t *tracker) listOf(e *entry) *list {
+	if e.early {
+		return &t.waits
+	}
+	return &t.queries
+}
+
+func (t *tracker) push(l *list, s int32) {
+	e := &t.slots[s]
+	e.prev, e.next = l.tail, -1
+	if l.tail >= 0 {
+		t.slots[l.tail].next = s
+	} else {
+		l.head = s
+	}
+	l.tail = s
+}
+
+func (t *tracker) unlink(l *list, s int32) {
+	e := &t.slots[s]
+	if e.prev >= 0 {
+		t.slots[e.prev].next = e.next
+	} else {
+		l.head = e.next
+	}
+	if e.next >= 0 {
+		t.slots[e.next].prev = e.prev
+	} else {
+		l.tail = e.prev
+	}
 }
 
 // find returns the slot of k (-1 if none) and the bucket that holds it,
@@ -130,7 +157,8 @@ func (t *tracker) find(k *queryKey, h uint32) (int32, uint32) {
 
 // release takes the slot in bucket b out of the table (moving later
 // members of its probe sequence back, so that no tombstones are needed)
-// and frees it.
+// and out of its expiry list, and frees it. The slot keeps its contents
+// until it is taken again.
 func (t *tracker) release(b uint32) {
 	const mask = tableSize - 1
 	s := t.buckets[b] - 1
@@ -140,7 +168,7 @@ func (t *tracker) release(b uint32) {
 	} else {
 		t.pending--
 	}
-	e.used = false
+	t.unlink(t.listOf(e), s)
 	t.free = append(t.free, s)
 	for j := b; ; {
 		t.buckets[b] = 0
@@ -162,8 +190,9 @@ func (t *tracker) release(b uint32) {
 	}
 }
 
-// take fills a free slot for k in the empty bucket b.
-func (t *tracker) take(k *queryKey, h, b uint32, early bool, ts int64) (int32, *entry) {
+// take fills a free slot for k in the empty bucket b and appends it to
+// the expiry list of its kind.
+func (t *tracker) take(k *queryKey, h, b uint32, early bool, ts int64) *entry {
 	var s int32
 	if n := len(t.free); n > 0 {
 		s, t.free = t.free[n-1], t.free[:n-1]
@@ -171,66 +200,45 @@ func (t *tracker) take(k *queryKey, h, b uint32, early bool, ts int64) (int32, *
 		s = int32(len(t.slots))
 		t.slots = append(t.slots, entry{})
 	}
-	t.seq++
 	e := &t.slots[s]
 	old := e.info
-	*e = entry{key: *k, hash: h, used: true, early: early, attempts: 1, seq: t.seq, ts: ts,
-		info: queryInfo{timestamp: old.timestamp[:0], src: old.src[:0], dst: old.dst[:0],
-			nameserver: old.nameserver[:0], name: old.name[:0], comm: old.comm[:0], extra: old.extra[:0]}}
+	*e = entry{key: *k, hash: h, early: early, attempts: 1, ts: ts,
+		info: queryInfo{timestamp: old.timestamp[:0], name: old.name[:0], comm: old.comm[:0], extra: old.extra[:0]}}
 	t.buckets[b] = s + 1
 	if early {
 		t.early++
 	} else {
 		t.pending++
 	}
-	return s, e
-}
-
-// expire releases the slot q refers to if it still holds that use and
-// returns it, else nil.
-func (t *tracker) expire(q queued) *entry {
-	e := &t.slots[q.slot]
-	if !e.used || e.seq != q.seq {
-		return nil
-	}
-	_, b := t.find(&e.key, e.hash)
-	t.release(b)
+	t.push(t.listOf(e), s)
 	return e
 }
 
-// advance moves the tracker's clock to ts (never back) and reports every
-// query whose deadline has passed.
+// expire releases the head of l while its deadline (its time plus
+// timeout) has passed, calling report, if not nil, for each.
+func (t *tracker) expire(l *list, timeout int64, report func(e *entry, waited int64)) {
+	for l.head >= 0 {
+		e := &t.slots[l.head]
+		if e.ts+timeout > t.now {
+			return
+		}
+		_, b := t.find(&e.key, e.hash)
+		t.release(b)
+		if report != nil {
+			report(e, t.now-e.ts)
+		}
+	}
+}
+
+// advance moves the tracker's clock to ts (never back), reports every
+// query whose deadline has passed and forgets early responses older than
+// the window.
 func (t *tracker) advance(ts int64, report func(e *entry, waited int64)) {
 	if ts > t.now {
 		t.now = ts
 	}
-	for t.head < len(t.queue) {
-		q := t.queue[t.head]
-		if q.ts+t.timeout > t.now {
-			break
-		}
-		t.head++
-		// The slot is free again but keeps its contents until the next
-		// take: report reads them.
-		if e := t.expire(q); e != nil {
-			report(e, t.now-e.ts)
-		}
-	}
-	if t.head > 1024 && t.head*2 > len(t.queue) {
-		t.queue = append(t.queue[:0], t.queue[t.head:]...)
-		t.head = 0
-	}
-	// Forget early responses older than the window. Like queue, earlyQ
-	// is consumed from earlyHead and compacted now and then: shifting it
-	// on every event would cost its length each time.
-	for t.earlyHead < len(t.earlyQ) && t.earlyQ[t.earlyHead].ts+earlyWindow <= t.now {
-		t.expire(t.earlyQ[t.earlyHead])
-		t.earlyHead++
-	}
-	if t.earlyHead > 1024 && t.earlyHead*2 > len(t.earlyQ) {
-		t.earlyQ = append(t.earlyQ[:0], t.earlyQ[t.earlyHead:]...)
-		t.earlyHead = 0
-	}
+	t.expire(&t.queries, t.timeout, report)
+	t.expire(&t.waits, earlyWindow, nil)
 }
 
 // query records a query sent at ts and returns the slot whose info the
@@ -259,9 +267,7 @@ func (t *tracker) query(k *queryKey, ts int64) *entry {
 		t.dropped++
 		return nil
 	}
-	s, e := t.take(k, h, b, false, ts)
-	t.queue = append(t.queue, queued{slot: s, seq: e.seq, ts: ts})
-	return e
+	return t.take(k, h, b, false, ts)
 }
 
 // response records a response received at ts.
@@ -276,11 +282,8 @@ func (t *tracker) response(k *queryKey, ts int64) {
 		// A second early response with the key: keep the first.
 		return
 	}
-	// The queue also holds references already matched by their query
-	// (they expire with the window), hence its looser bound.
-	if t.early < maxEarly && len(t.earlyQ)-t.earlyHead < maxEarlyQueued {
-		s, e := t.take(k, h, b, true, ts)
-		t.earlyQ = append(t.earlyQ, queued{slot: s, seq: e.seq, ts: ts})
+	if t.early < maxEarly {
+		t.take(k, h, b, true, ts)
 	}
 }
 

@@ -8,6 +8,7 @@ package main
 import (
 	"bytes"
 	"fmt"
+	"net/netip"
 	"strconv"
 	"strings"
 	"time"
@@ -301,9 +302,9 @@ func track(d api.Data, ts int64) {
 		tracker0.response(&k, ts)
 		return
 	}
-	var dst [16]byte
-	in.dstRaw.Bytes(d, dst[:])
-	if multicast(dst, k.version) {
+	var server [16]byte
+	in.dstRaw.Bytes(d, server[:])
+	if multicast(server, k.version) {
 		return // mDNS: answers go to the group, not to the asker
 	}
 	in.srcRaw.Bytes(d, k.addr[:])
@@ -315,10 +316,8 @@ func track(d api.Data, ts int64) {
 	i := &e.info
 	i.timestamp = appendField(i.timestamp, in.timestamp, d)
 	i.netns = k.netns
-	i.src = appendEndpoint(i.src, in.srcAddr, d, k.port)
-	dport, _ := in.dstPort.Uint16(d)
-	i.dst = appendEndpoint(i.dst, in.dstAddr, d, dport)
-	i.nameserver = appendField(i.nameserver, in.nameserver, d)
+	i.server = server
+	i.serverPort, _ = in.dstPort.Uint16(d)
 	i.id = msg.id
 	i.comm = appendField(i.comm, in.comm, d)
 	i.pid, _ = in.pid.Uint32(d)
@@ -327,8 +326,13 @@ func track(d api.Data, ts int64) {
 		i.name = append(i.name, msg.name...)
 		i.qtype = msg.qtype
 	}
-	for _, c := range copied {
-		i.extra = append(i.extra, intern(c[0], d))
+	for j, c := range copied {
+		if j < cap(i.extra) {
+			i.extra = i.extra[:j+1]
+		} else {
+			i.extra = append(i.extra, nil)
+		}
+		i.extra[j] = appendField(i.extra[j][:0], c[0], d)
 	}
 }
 
@@ -363,36 +367,21 @@ func appendField(dst []byte, f api.Field, d api.Data) []byte {
 	return append(dst, fieldBytes(f, d)...)
 }
 
-// appendEndpoint appends "addr:port" ("[addr]:port" for IPv6) with the
-// address of the string field f.
-func appendEndpoint(dst []byte, f api.Field, d api.Data, port uint16) []byte {
-	a := fieldBytes(f, d)
-	if bytes.IndexByte(a, ':') >= 0 {
-		dst = append(append(append(dst, '['), a...), ']')
-	} else {
-		dst = append(dst, a...)
+// addr is the address raw holds (IPv4 in its first 4 bytes).
+func addr(raw [16]byte, version uint8) netip.Addr {
+	if version == 4 {
+		return netip.AddrFrom4([4]byte(raw[:4]))
 	}
-	return strconv.AppendUint(append(dst, ':'), uint64(port), 10)
+	return netip.AddrFrom16(raw)
 }
 
-// Values of the copied container fields are interned: they repeat from
-// query to query.
-var interned = map[string]string{}
-
-const maxInterned = 4096
-
-// intern returns the value of the string field f.
-func intern(f api.Field, d api.Data) string {
-	b := fieldBytes(f, d)
-	if s, ok := interned[string(b)]; ok {
-		return s
-	}
-	s := string(b)
-	if len(interned) < maxInterned {
-		interned[s] = s
-	}
-	return s
+// endpoint formats "addr:port" ("[addr]:port" for IPv6) into dst.
+func endpoint(dst []byte, a netip.Addr, port uint16) []byte {
+	return netip.AddrPortFrom(a, port).AppendTo(dst)
 }
+
+// reportScratch is where reportUnanswered formats endpoints.
+var reportScratch [64]byte
 
 func reportUnanswered(p *entry, waited int64) {
 	i := &p.info
@@ -410,9 +399,12 @@ func reportUnanswered(p *entry, waited int64) {
 	un.comm.SetBytes(d, i.comm)
 	un.pid.SetUint32(d, i.pid)
 	un.tid.SetUint32(d, i.tid)
-	un.src.SetBytes(d, i.src)
-	un.dst.SetBytes(d, i.dst)
-	un.nameserver.SetBytes(d, i.nameserver)
+	client, server := addr(p.key.addr, p.key.version), addr(i.server, p.key.version)
+	text := endpoint(reportScratch[:0], client, p.key.port)
+	un.src.SetBytes(d, text)
+	text = endpoint(text[:0], server, i.serverPort)
+	un.dst.SetBytes(d, text)
+	un.nameserver.SetBytes(d, server.AppendTo(text[:0]))
 	un.id.SetBytes(d, id[:])
 	un.qr.SetString(d, "Q")
 	qtype := ""
@@ -427,11 +419,11 @@ func reportUnanswered(p *entry, waited int64) {
 	un.waited.SetString(d, formatDuration(waited))
 	un.unanswered.SetBool(d, true)
 	for j, c := range copied {
-		v := ""
+		var v []byte
 		if j < len(i.extra) {
 			v = i.extra[j]
 		}
-		c[1].SetString(d, v)
+		c[1].SetBytes(d, v)
 	}
 	if err := unanswered.EmitAndRelease(api.Packet(pkt)); err != nil {
 		api.Warnf("trace_dns: emit unanswered query %s %s: %v", id[:], i.name, err)
