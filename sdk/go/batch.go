@@ -3,7 +3,6 @@ package api
 import (
 	"bytes"
 	"errors"
-	"fmt"
 	"math"
 )
 
@@ -99,20 +98,20 @@ func (b *batchState) parse(in []byte) error {
 		return errBatchTruncated
 	}
 	if m := ld32(in, 0); m != batchMagic {
-		return fmt.Errorf("bad magic %#x", m)
+		return errors.New("bad magic " + hex(m))
 	}
 	count, nfields, rowSize := ld32(in, 4), ld32(in, 8), ld32(in, 12)
 	if uint64(nfields)*batchFieldSize > uint64(len(in)-batchHeaderSize) {
-		return fmt.Errorf("field table of %d entries: %w", nfields, errBatchTruncated)
+		return wrap("field table of "+itoa(nfields)+" entries", errBatchTruncated)
 	}
 	rows := batchHeaderSize + nfields*batchFieldSize
 	// A row starts with the flags and the dirty words; slots follow.
 	header := 4 + 4*((uint64(nfields)+31)/32)
 	if uint64(rowSize) < header || rowSize%8 != 0 {
-		return fmt.Errorf("rows of %d bytes for %d fields", rowSize, nfields)
+		return errors.New("rows of " + itoa(rowSize) + " bytes for " + itoa(nfields) + " fields")
 	}
 	if uint64(count)*uint64(rowSize) > uint64(len(in))-uint64(rows) {
-		return fmt.Errorf("%d rows of %d bytes: %w", count, rowSize, errBatchTruncated)
+		return wrap(itoa(count)+" rows of "+itoa(rowSize)+" bytes", errBatchTruncated)
 	}
 	for j := range nfields {
 		pos := batchHeaderSize + j*batchFieldSize
@@ -126,7 +125,7 @@ func (b *batchState) parse(in []byte) error {
 		}
 		bf.scalar = scalarSize(bf.kind) != 0
 		if uint64(bf.slot) < header || uint64(bf.slot)+8 > uint64(rowSize) {
-			return fmt.Errorf("field %d: slot at byte %d of a %d-byte row", bf.field, bf.slot, rowSize)
+			return errors.New("field " + itoa(bf.field) + ": slot at byte " + itoa(bf.slot) + " of a " + itoa(rowSize) + "-byte row")
 		}
 		b.fields = append(b.fields, bf)
 	}
@@ -315,7 +314,7 @@ func (b *batchState) discard(d Data) bool {
 func runBatch(cbID uint64, ds uint32, in []byte) []byte {
 	cb, ok := callbacks[cbID].(DataFunc)
 	if !ok {
-		batchError("batch for callback %d, which is not a data subscription", cbID)
+		batchError("batch for callback " + itoa(cbID) + ", which is not a data subscription")
 		return nil
 	}
 	if batch.active {
@@ -324,7 +323,7 @@ func runBatch(cbID uint64, ds uint32, in []byte) []byte {
 	}
 	batch.values = batch.values[:0]
 	if err := batch.parse(in); err != nil {
-		batchError("read batch: %v", err)
+		batchError("read batch: " + err.Error())
 		return nil
 	}
 	batch.active = true
@@ -335,6 +334,6 @@ func runBatch(cbID uint64, ds uint32, in []byte) []byte {
 	return batch.values
 }
 
-func batchError(format string, args ...any) {
-	Logf(ErrorLevel, "ig sdk: "+format, args...)
+func batchError(msg string) {
+	LogString(ErrorLevel, "ig sdk: "+msg)
 }

@@ -2,7 +2,7 @@ package api
 
 import (
 	"errors"
-	"fmt"
+	"strconv"
 )
 
 // apiVersion is what gadgetAPIVersion returns: the v1 ABI.
@@ -20,7 +20,7 @@ var (
 func GetDataSource(name string) (DataSource, error) {
 	h := hostGetDataSource(name)
 	if h == 0 {
-		return 0, fmt.Errorf("data source %q not found", name)
+		return 0, errors.New("data source " + strconv.Quote(name) + " not found")
 	}
 	return DataSource(h), nil
 }
@@ -29,7 +29,7 @@ func GetDataSource(name string) (DataSource, error) {
 func NewDataSource(name string, typ DataSourceType) (DataSource, error) {
 	h := hostNewDataSource(name, uint32(typ))
 	if h == 0 {
-		return 0, fmt.Errorf("create data source %q", name)
+		return 0, errors.New("create data source " + strconv.Quote(name))
 	}
 	return DataSource(h), nil
 }
@@ -129,7 +129,7 @@ func (ds DataSource) IsReferenced() bool {
 func (ds DataSource) GetField(name string) (Field, error) {
 	h := hostGetField(uint32(ds), name)
 	if h == 0 {
-		return 0, fmt.Errorf("field %q not found", name)
+		return 0, errors.New("field " + strconv.Quote(name) + " not found")
 	}
 	return Field(h), nil
 }
@@ -138,7 +138,7 @@ func (ds DataSource) GetField(name string) (Field, error) {
 func (ds DataSource) AddField(name string, kind FieldKind) (Field, error) {
 	h := hostAddField(uint32(ds), name, uint32(kind))
 	if h == 0 {
-		return 0, fmt.Errorf("add field %q", name)
+		return 0, errors.New("add field " + strconv.Quote(name))
 	}
 	return Field(h), nil
 }

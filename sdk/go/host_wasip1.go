@@ -379,7 +379,7 @@ func dataSourceCallbackBatch(cbID uint64, ds uint32, ptr uint32, n uint32) uint6
 		}
 	}
 	if in == nil {
-		batchError("batch buffer %#x+%d is not the one handed out", ptr, n)
+		batchError("batch buffer " + hex(ptr) + "+" + itoa(n) + " is not the one handed out")
 		return 0
 	}
 	log := runBatch(cbID, ds, in)

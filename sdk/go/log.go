@@ -13,6 +13,16 @@ const (
 	TraceLevel LogLevel = 4
 )
 
+// LogString hands msg to the host's logger as it is. Unlike the other
+// loggers it does not use fmt, so a module that logs only through it (and
+// uses no fmt itself) is about 0.75 MB smaller, and compiles, loads and
+// starts faster.
+func LogString(level LogLevel, msg string) {
+	if hostShouldLog(uint32(level)) {
+		hostLog(uint32(level), msg)
+	}
+}
+
 // Log formats args like fmt.Sprint and hands the message to the host's
 // logger. Nothing is formatted when the host drops that level.
 func Log(level LogLevel, args ...any) {

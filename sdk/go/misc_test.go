@@ -67,7 +67,7 @@ func TestParamsAndConfig(t *testing.T) {
 	if _, err := GetParamValue("cidrs", 4); err == nil {
 		t.Error("value larger than maxSize: no error")
 	}
-	if err := SetConfig("k", 1); err == nil || !strings.Contains(err.Error(), "unsupported type int") {
+	if err := SetConfig("k", 1); err == nil || !strings.Contains(err.Error(), "only string values") {
 		t.Errorf("SetConfig(int): %v", err)
 	}
 }

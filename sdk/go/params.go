@@ -2,7 +2,7 @@ package api
 
 import (
 	"errors"
-	"fmt"
+	"strconv"
 )
 
 // GetParamValue returns the value of the gadget's wasm parameter key (a
@@ -11,7 +11,7 @@ import (
 func GetParamValue(key string, maxSize uint32) (string, error) {
 	dst := make([]byte, maxSize)
 	if hostGetParamValue(key, dst) != 0 {
-		return "", fmt.Errorf("get parameter %q", key)
+		return "", errors.New("get parameter " + strconv.Quote(key))
 	}
 	return string(cutNUL(dst)), nil
 }
@@ -22,7 +22,7 @@ func GetParamValue(key string, maxSize uint32) (string, error) {
 func SetConfig(key string, value any) error {
 	s, ok := value.(string)
 	if !ok {
-		return fmt.Errorf("set config %q: unsupported type %T", key, value)
+		return errors.New("set config " + strconv.Quote(key) + ": only string values are supported")
 	}
 	if hostSetConfigString(key, s) != 0 {
 		return errors.New("set config " + key)

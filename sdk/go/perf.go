@@ -1,7 +1,7 @@
 package api
 
 import (
-	"fmt"
+	"errors"
 	"os"
 )
 
@@ -17,7 +17,7 @@ func NewPerfReader(m Map, size uint32, isOverwritable bool) (PerfReader, error) 
 	}
 	h := hostNewPerfReader(uint32(m), size, ow)
 	if h == 0 {
-		return 0, fmt.Errorf("create perf reader for map handle %d", m)
+		return 0, errors.New("create perf reader for map handle " + itoa(m))
 	}
 	return PerfReader(h), nil
 }
@@ -25,7 +25,7 @@ func NewPerfReader(m Map, size uint32, isOverwritable bool) (PerfReader, error) 
 // Pause stops the kernel from writing into the buffers.
 func (p PerfReader) Pause() error {
 	if hostPerfPause(uint32(p)) != 0 {
-		return fmt.Errorf("pause perf reader %d", p)
+		return errors.New("pause perf reader " + itoa(p))
 	}
 	return nil
 }
@@ -33,7 +33,7 @@ func (p PerfReader) Pause() error {
 // Resume undoes Pause.
 func (p PerfReader) Resume() error {
 	if hostPerfResume(uint32(p)) != 0 {
-		return fmt.Errorf("resume perf reader %d", p)
+		return errors.New("resume perf reader " + itoa(p))
 	}
 	return nil
 }
@@ -45,18 +45,18 @@ func (p PerfReader) Read(dst []byte) error {
 	case 0:
 		return nil
 	case 1:
-		return fmt.Errorf("read perf reader %d", p)
+		return errors.New("read perf reader " + itoa(p))
 	case 2:
 		return os.ErrDeadlineExceeded
 	default:
-		return fmt.Errorf("read perf reader %d: unexpected status %d", p, r)
+		return errors.New("read perf reader " + itoa(p) + ": unexpected status " + itoa(r))
 	}
 }
 
 // Close releases the reader.
 func (p PerfReader) Close() error {
 	if hostPerfClose(uint32(p)) != 0 {
-		return fmt.Errorf("close perf reader %d", p)
+		return errors.New("close perf reader " + itoa(p))
 	}
 	return nil
 }

@@ -1,6 +1,6 @@
 package api
 
-import "fmt"
+import "errors"
 
 const (
 	maxSyscallName       = 64
@@ -40,7 +40,7 @@ type SyscallDeclaration struct {
 func GetSyscallName(id uint16) (string, error) {
 	var dst [maxSyscallName]byte
 	if hostGetSyscallName(uint32(id), dst[:]) != 0 {
-		return "", fmt.Errorf("get name of syscall %d", id)
+		return "", errors.New("get name of syscall " + itoa(id))
 	}
 	return string(cutNUL(dst[:])), nil
 }
@@ -49,7 +49,7 @@ func GetSyscallName(id uint16) (string, error) {
 func GetSyscallID(name string) (int32, error) {
 	id := hostGetSyscallID(name)
 	if id == -1 {
-		return 0, fmt.Errorf("get number of syscall %s", name)
+		return 0, errors.New("get number of syscall " + name)
 	}
 	return id, nil
 }
@@ -58,7 +58,7 @@ func GetSyscallID(name string) (int32, error) {
 func GetSyscallDeclaration(name string) (SyscallDeclaration, error) {
 	var raw syscallDeclaration
 	if hostGetSyscallDeclaration(name, &raw) != 0 {
-		return SyscallDeclaration{}, fmt.Errorf("syscall declaration %s not found", name)
+		return SyscallDeclaration{}, errors.New("syscall declaration " + name + " not found")
 	}
 	n := min(int(raw.nrParams), syscallMaxParams)
 	decl := SyscallDeclaration{

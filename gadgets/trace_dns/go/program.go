@@ -7,7 +7,7 @@ package main
 
 import (
 	"bytes"
-	"fmt"
+	"errors"
 	"net/netip"
 	"strconv"
 	"strings"
@@ -71,7 +71,7 @@ func parseTimeout(s string) (time.Duration, error) {
 	}
 	if n, err := strconv.ParseFloat(s, 64); err == nil {
 		if n < 0 {
-			return 0, fmt.Errorf("negative timeout %q", s)
+			return 0, errors.New("negative timeout " + strconv.Quote(s))
 		}
 		return time.Duration(n * float64(time.Second)), nil
 	}
@@ -80,7 +80,7 @@ func parseTimeout(s string) (time.Duration, error) {
 		return 0, err
 	}
 	if d < 0 {
-		return 0, fmt.Errorf("negative timeout %q", s)
+		return 0, errors.New("negative timeout " + strconv.Quote(s))
 	}
 	return d, nil
 }
@@ -95,7 +95,7 @@ func getFields(ds api.DataSource, specs []fieldSpec) error {
 	for _, s := range specs {
 		f, err := ds.GetField(s.name)
 		if err != nil {
-			return fmt.Errorf("field %s: %w", s.name, err)
+			return errors.New("field " + s.name + ": " + err.Error())
 		}
 		*s.f = f
 	}
@@ -106,7 +106,7 @@ func addFields(ds api.DataSource, specs []fieldSpec) error {
 	for _, s := range specs {
 		f, err := ds.AddField(s.name, s.kind)
 		if err != nil {
-			return fmt.Errorf("add field %s: %w", s.name, err)
+			return errors.New("add field " + s.name + ": " + err.Error())
 		}
 		*s.f = f
 	}
@@ -116,7 +116,7 @@ func addFields(ds api.DataSource, specs []fieldSpec) error {
 //go:wasmexport gadgetInit
 func gadgetInit() int32 {
 	if err := initModule(); err != nil {
-		api.Errorf("trace_dns: %v", err)
+		api.LogString(api.ErrorLevel, "trace_dns: "+err.Error())
 		return 1
 	}
 	return 0
@@ -125,7 +125,7 @@ func gadgetInit() int32 {
 func initModule() error {
 	ds, err := api.GetDataSource("dns")
 	if err != nil {
-		return fmt.Errorf("datasource dns: %w", err)
+		return errors.New("datasource dns: " + err.Error())
 	}
 	if err := getFields(ds, []fieldSpec{
 		{&in.data, "data", 0}, {&in.dnsOff, "dns_off", 0}, {&in.dataLen, "data_len", 0},
@@ -158,11 +158,11 @@ func initModule() error {
 
 	v, err := api.GetParamValue("dns-timeout", 64)
 	if err != nil {
-		return fmt.Errorf("param dns-timeout: %w", err)
+		return errors.New("param dns-timeout: " + err.Error())
 	}
 	timeout, err := parseTimeout(v)
 	if err != nil {
-		return fmt.Errorf("--dns-timeout: %w", err)
+		return errors.New("--dns-timeout: " + err.Error())
 	}
 	if timeout > 0 {
 		if err := initUnanswered(ds); err != nil {
@@ -178,7 +178,7 @@ func initModule() error {
 func initUnanswered(ds api.DataSource) error {
 	var err error
 	if unanswered, err = api.NewDataSource("dns_unanswered", api.DataSourceTypeSingle); err != nil {
-		return fmt.Errorf("create datasource dns_unanswered: %w", err)
+		return errors.New("create datasource dns_unanswered: " + err.Error())
 	}
 	// Container fields first, as in dns's columns.
 	for _, name := range copyNames {
@@ -188,7 +188,7 @@ func initUnanswered(ds api.DataSource) error {
 		}
 		dst, err := unanswered.AddField(name, api.Kind_String)
 		if err != nil {
-			return fmt.Errorf("add field %s: %w", name, err)
+			return errors.New("add field " + name + ": " + err.Error())
 		}
 		copied = append(copied, [2]api.Field{src, dst})
 	}
@@ -233,7 +233,7 @@ func onEvent(_ api.DataSource, d api.Data) {
 	// stays false if the bytes do not hold one anyway.
 	valid := false
 	if n, err := in.data.Bytes(d, packet); err != nil {
-		api.Debugf("trace_dns: read packet: %v", err)
+		api.LogString(api.DebugLevel, "trace_dns: read packet: "+err.Error())
 	} else {
 		dataLen, _ := in.dataLen.Uint32(d)
 		off, _ := in.dnsOff.Uint16(d)
@@ -241,7 +241,7 @@ func onEvent(_ api.DataSource, d api.Data) {
 		if uint32(off)+headerLength <= n {
 			valid = true
 			if err := parseMessage(packet[off:n], &msg); err != nil {
-				api.Debugf("trace_dns: DNS message at offset %d of %d bytes: %v", off, n, err)
+				api.LogString(api.DebugLevel, "trace_dns: DNS message at offset "+strconv.Itoa(int(off))+" of "+strconv.Itoa(int(n))+" bytes: "+err.Error())
 			}
 		}
 	}
@@ -388,7 +388,7 @@ func reportUnanswered(p *entry, waited int64) {
 	pkt, err := unanswered.NewPacketSingle()
 	if err != nil {
 		id := hexID(i.id)
-		api.Warnf("trace_dns: unanswered query %s %s: %v", id[:], i.name, err)
+		api.LogString(api.WarnLevel, "trace_dns: unanswered query "+string(id[:])+" "+string(i.name)+": "+err.Error())
 		return
 	}
 	d := api.Data(pkt)
@@ -426,7 +426,7 @@ func reportUnanswered(p *entry, waited int64) {
 		c[1].SetBytes(d, v)
 	}
 	if err := unanswered.EmitAndRelease(api.Packet(pkt)); err != nil {
-		api.Warnf("trace_dns: emit unanswered query %s %s: %v", id[:], i.name, err)
+		api.LogString(api.WarnLevel, "trace_dns: emit unanswered query "+string(id[:])+" "+string(i.name)+": "+err.Error())
 	}
 }
 
@@ -454,8 +454,8 @@ func gadgetStop() int32 {
 	// ones might still be answered and are not.
 	tracker0.advance(time.Now().UnixNano(), reportUnanswered)
 	if tracker0.dropped > 0 {
-		api.Warnf("trace_dns: %d queries were not tracked for --dns-timeout: more than %d were waiting at once",
-			tracker0.dropped, maxPending)
+		api.LogString(api.WarnLevel, "trace_dns: "+strconv.FormatUint(tracker0.dropped, 10)+
+			" queries were not tracked for --dns-timeout: more than "+strconv.Itoa(maxPending)+" were waiting at once")
 	}
 	return 0
 }
