@@ -95,7 +95,11 @@ func (g *Gadget) Inspect(ctx context.Context, opts RunOptions) (Info, error) {
 		}
 		wctx, cancel := context.WithCancel(ctx)
 		defer cancel()
-		if w, err = g.startWasm(wctx, cancel, run, g.spec.Metadata.Clone(), params, opts); err != nil {
+		r := <-g.compileWasm(wctx, opts)
+		if r.err != nil {
+			return Info{}, r.err
+		}
+		if w, err = g.startWasm(wctx, cancel, r.mod, run, g.spec.Metadata.Clone(), params, opts); err != nil {
 			return Info{}, err
 		}
 		defer w.close(ctx)

@@ -6,11 +6,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"sort"
 	"strings"
 
 	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/btf"
 
 	"github.com/gadgetkit/ig/internal/containers"
 	"github.com/gadgetkit/ig/internal/datasource"
@@ -195,6 +197,23 @@ func (g *Gadget) Run(ctx context.Context, opts RunOptions) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Compiling the Wasm module is the longest step of a start, even from
+	// the compilation cache (decoding and validating a Go module of a few
+	// MB): it runs while the containers are collected and the run is set
+	// up. So does reading the kernel's BTF, which the loader needs for
+	// CO-RE.
+	kernelTypes := preloadKernelBTF()
+	var compiled <-chan compileResult
+	if len(g.wasm) > 0 {
+		compiled = g.compileWasm(ctx, opts)
+		defer func() {
+			if compiled != nil { // not taken by startWasm: an early error
+				if r := <-compiled; r.mod != nil {
+					r.mod.Close(ctx)
+				}
+			}
+		}()
+	}
 	if len(opts.MountNamespaces) > 0 && opts.Selector != (containers.SelectorFlags{}) {
 		return nil, fmt.Errorf("%s: choose mount namespaces or containers, not both", g.name)
 	}
@@ -218,7 +237,12 @@ func (g *Gadget) Run(ctx context.Context, opts RunOptions) (*Result, error) {
 	defer cancelGuest()
 	var w *wasmRun
 	if len(g.wasm) > 0 {
-		if w, err = g.startWasm(guestCtx, cancelGuest, run, spec.Metadata, wasmVals, opts); err != nil {
+		r := <-compiled
+		compiled = nil
+		if r.err != nil {
+			return nil, r.err
+		}
+		if w, err = g.startWasm(guestCtx, cancelGuest, r.mod, run, spec.Metadata, wasmVals, opts); err != nil {
 			return nil, err
 		}
 		defer w.close(guestCtx)
@@ -248,6 +272,9 @@ func (g *Gadget) Run(ctx context.Context, opts RunOptions) (*Result, error) {
 		lopts.Constants = map[string]any{mntnsFilterOn: true}
 	}
 	cs.loaderOptions(&lopts)
+	if k := kernelTypes(); k != nil && lopts.KernelTypes == nil && len(lopts.ExtraRelocationTargets) == 0 {
+		lopts.KernelTypes, lopts.ExtraRelocationTargets = k.kernel, k.modules
+	}
 	bootOffset, err := decode.BootOffset()
 	if err != nil {
 		return nil, fmt.Errorf("%s: read clocks: %w", g.name, err)
@@ -344,4 +371,51 @@ func (g *Gadget) parseParams(in map[string]string) (map[string]any, error) {
 		out[p.Key] = val
 	}
 	return out, nil
+}
+
+// kernelBTF is the BTF the loader relocates against when it reads it
+// itself: the kernel's, then each module's, in the loader's order.
+type kernelBTF struct {
+	kernel  *btf.Spec
+	modules []*btf.Spec
+}
+
+// preloadKernelBTF reads the running kernel's BTF (vmlinux and modules)
+// in the background. The function it returns waits for it; nil when any
+// of it could not be read (the loader then reads it itself and reports
+// why it cannot).
+func preloadKernelBTF() func() *kernelBTF {
+	ch := make(chan *kernelBTF, 1)
+	go func() {
+		ch <- loadKernelBTF()
+	}()
+	var k *kernelBTF
+	var done bool
+	return func() *kernelBTF {
+		if !done {
+			k, done = <-ch, true
+		}
+		return k
+	}
+}
+
+func loadKernelBTF() *kernelBTF {
+	c := btf.NewCache()
+	kernel, err := c.Kernel()
+	if err != nil {
+		return nil
+	}
+	names, err := c.Modules()
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	k := &kernelBTF{kernel: kernel}
+	for _, name := range names {
+		spec, err := c.Module(name)
+		if err != nil {
+			return nil
+		}
+		k.modules = append(k.modules, spec)
+	}
+	return k
 }

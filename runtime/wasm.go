@@ -73,16 +73,30 @@ const (
 	guestStopGrace = time.Second      // a call still running after the stop
 )
 
-// startWasm compiles and instantiates the gadget's module for run and calls
-// gadgetInit: the guest may add fields, create datasources, subscribe and
-// change the gadget's config before anything is loaded.
-func (g *Gadget) startWasm(ctx context.Context, cancel context.CancelFunc, run *runState, meta *metadata.Gadget, params map[string]string, opts RunOptions) (*wasmRun, error) {
+type compileResult struct {
+	mod *wasmhost.Module
+	err error
+}
+
+// compileWasm compiles the gadget's module in the background; the channel
+// delivers the result once.
+func (g *Gadget) compileWasm(ctx context.Context, opts RunOptions) <-chan compileResult {
+	ch := make(chan compileResult, 1)
+	go func() {
+		mod, err := wasmhost.Compile(ctx, g.wasm, wasmhost.Config{
+			Name: g.name, CacheDir: opts.WasmCacheDir, Stderr: opts.Stderr, DisableInterrupt: opts.WasmTrusted})
+		ch <- compileResult{mod, err}
+	}()
+	return ch
+}
+
+// startWasm instantiates the gadget's compiled module mod for run (the
+// run owns it from now on) and calls gadgetInit: the guest may add
+// fields, create datasources, subscribe and change the gadget's config
+// before anything is loaded.
+func (g *Gadget) startWasm(ctx context.Context, cancel context.CancelFunc, mod *wasmhost.Module, run *runState, meta *metadata.Gadget, params map[string]string, opts RunOptions) (*wasmRun, error) {
 	w := &wasmRun{stages: map[*datasource.DataSource][]pipeline.Stage{}, cancel: cancel, trusted: opts.WasmTrusted}
-	mod, err := wasmhost.Compile(ctx, g.wasm, wasmhost.Config{
-		Name: g.name, CacheDir: opts.WasmCacheDir, Stderr: opts.Stderr, DisableInterrupt: opts.WasmTrusted})
-	if err != nil {
-		return nil, err
-	}
+	var err error
 	w.mod = mod
 	var dss []*datasource.DataSource
 	for _, ds := range g.DataSources() {

@@ -82,8 +82,13 @@ type Options struct {
 	// elsewhere (e.g. a shared mount-namespace filter) used by name.
 	MapReplacements map[string]*ebpf.Map
 	// KernelTypes, if not nil, is the BTF used for CO-RE relocations
-	// instead of the running kernel's (e.g. from btfgen).
+	// instead of the running kernel's and its modules' (e.g. from
+	// btfgen, or read beforehand).
 	KernelTypes *btf.Spec
+	// ExtraRelocationTargets are further BTF the relocations may resolve
+	// against, after KernelTypes (the modules' when KernelTypes is the
+	// kernel's).
+	ExtraRelocationTargets []*btf.Spec
 	// Interfaces are the network interfaces, in the network namespace
 	// [Gadget.Attach] runs in, to which classifier programs attach (the
 	// CLI's --iface).
@@ -158,6 +163,7 @@ func Load(spec *gadgetspec.Spec, opts Options) (*Gadget, error) {
 
 	copts := ebpf.CollectionOptions{MapReplacements: opts.MapReplacements}
 	copts.Programs.KernelTypes = opts.KernelTypes
+	copts.Programs.ExtraRelocationTargets = opts.ExtraRelocationTargets
 	coll, err := ebpf.NewCollectionWithOptions(cs, copts)
 	if err != nil {
 		return nil, &loadError{msg: "load gadget", err: err}

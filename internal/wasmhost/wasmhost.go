@@ -155,7 +155,7 @@ type exportSet struct {
 // import only from "ig" (functions ig provides, with their exact
 // signatures) and "wasi_snapshot_preview1", be a WASI reactor rather than
 // a command, and fit in the memory limit.
-func Compile(ctx context.Context, wasm []byte, cfg Config) (*Module, error) {
+func Compile(ctx context.Context, wasm []byte, cfg Config) (m *Module, err error) {
 	var cache wazero.CompilationCache
 	if cfg.CacheDir != "" {
 		c, err := wazero.NewCompilationCacheWithDir(cfg.CacheDir)
@@ -167,20 +167,31 @@ func Compile(ctx context.Context, wasm []byte, cfg Config) (*Module, error) {
 		cache = wazero.NewCompilationCache()
 	}
 	src, mode := wasm, interruptNone
+	cachedRewrite := false
 	if !cfg.DisableInterrupt {
 		// Modules the rewriter refuses (no memory, proposals it does not
 		// know, malformed input) get wazero's own checks; wazero reports
 		// what is malformed.
 		mode = interruptWazero
-		if inst, err := preempt.Instrument(wasm); err == nil {
-			wasm, mode = inst, interruptPreempt
+		if inst, cached, ierr := instrument(wasm, cfg.CacheDir); ierr == nil {
+			wasm, mode, cachedRewrite = inst, interruptPreempt, cached
+			if cached {
+				defer func() {
+					// A cached rewrite that does not compile (damaged by
+					// hand) is dropped and redone.
+					if m == nil && err != nil {
+						dropInstrumented(src, cfg.CacheDir)
+						m, err = Compile(ctx, src, cfg)
+					}
+				}()
+			}
 		}
 	}
 	rt := wazero.NewRuntimeWithConfig(ctx, runtimeConfig(cfg, mode, cache))
-	fail := func(err error) (*Module, error) {
+	fail := func(e error) (*Module, error) {
 		_ = rt.Close(ctx)
 		_ = cache.Close(ctx)
-		return nil, err
+		return nil, e
 	}
 	cm, err := rt.CompileModule(ctx, wasm)
 	if err != nil {
@@ -189,6 +200,9 @@ func Compile(ctx context.Context, wasm []byte, cfg Config) (*Module, error) {
 	exports, err := validate(cm)
 	if err != nil {
 		return fail(fmt.Errorf("wasm module %q: %w", cfg.name(), err))
+	}
+	if mode == interruptPreempt && !cachedRewrite {
+		storeInstrumented(src, wasm, cfg.CacheDir)
 	}
 	return &Module{cfg: cfg, src: src, mode: mode, cache: cache, rt: rt, cm: cm, exports: exports, refs: 1}, nil
 }
@@ -212,12 +226,13 @@ func (m *Module) Close(ctx context.Context) error {
 
 // binary returns the module to compile for a further instance: the
 // rewritten module is not kept, since usually one instance runs (in the
-// runtime Compile used), so it is rewritten again.
+// runtime Compile used), so it is read from the cache or rewritten again.
 func (m *Module) binary() ([]byte, error) {
 	if m.mode != interruptPreempt {
 		return m.src, nil
 	}
-	return preempt.Instrument(m.src)
+	b, _, err := instrument(m.src, m.cfg.CacheDir)
+	return b, err
 }
 
 // takeRuntime hands over the runtime Compile used, with the module

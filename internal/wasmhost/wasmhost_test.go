@@ -1,8 +1,10 @@
 package wasmhost
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"os"
 	"strconv"
 	"strings"
 	"testing"
@@ -15,6 +17,7 @@ import (
 	"github.com/gadgetkit/ig/internal/datasource"
 	"github.com/gadgetkit/ig/internal/metadata"
 	"github.com/gadgetkit/ig/internal/pipeline"
+	"github.com/gadgetkit/ig/internal/wasmhost/internal/preempt"
 )
 
 // emitted collects copies of what a guest emits.
@@ -312,6 +315,51 @@ func TestCompilationCache(t *testing.T) {
 		mod.Close(ctx)
 	}
 	t.Logf("compile of a %d KiB Go guest: cold %v, from the file cache %v", len(wasm)>>10, took[0], took[1])
+}
+
+// TestRewriteCache: with a cache directory the preemption rewrite is kept
+// once the module compiled, reused, and redone when the kept copy is
+// damaged; the module still gets its preemption points either way.
+func TestRewriteCache(t *testing.T) {
+	wasm := guest(t, "everything")
+	ctx := context.Background()
+	dir := t.TempDir()
+	want, err := preempt.Instrument(wasm)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := rewritePath(wasm, dir)
+	compile := func(step string) {
+		t.Helper()
+		mod, err := Compile(ctx, wasm, Config{CacheDir: dir})
+		if err != nil {
+			t.Fatalf("%s: %v", step, err)
+		}
+		defer mod.Close(ctx)
+		if mod.mode != interruptPreempt {
+			t.Fatalf("%s: module compiled without preemption points (mode %d)", step, mod.mode)
+		}
+		if got, err := os.ReadFile(path); err != nil || !bytes.Equal(got, want) {
+			t.Fatalf("%s: cached rewrite %d bytes, %v; want the %d bytes of the rewrite", step, len(got), err, len(want))
+		}
+	}
+	compile("first compile")
+	compile("from the cache")
+	if _, cached, err := instrument(wasm, dir); !cached || err != nil {
+		t.Fatalf("instrument: cached %v, %v", cached, err)
+	}
+	if err := os.WriteFile(path, []byte("\x00asm damaged"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	compile("damaged cache entry")
+	// A module that fails validation leaves no entry behind.
+	bad := wmod{funcs: []wfunc{{results: []byte{tI64}, body: i64c(1), export: "notTheVersion"}}, memMin: 1}.encode()
+	if _, err := Compile(ctx, bad, Config{CacheDir: dir}); err == nil {
+		t.Fatal("module without gadgetAPIVersion compiled")
+	}
+	if _, err := os.Stat(rewritePath(bad, dir)); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("rewrite of a refused module cached: %v", err)
+	}
 }
 
 // TestSyscallTable checks the generated table against x/sys.

@@ -33,6 +33,11 @@ const EachHandleBase = 0x40000000
 // callbackExport is the v1 per-event callback the driver calls.
 const callbackExport = "dataSourceCallback"
 
+// Version names the rewriter's output: bump it whenever Instrument would
+// produce different bytes for the same input, so that rewritten modules
+// kept in a cache from older builds are not reused.
+const Version = "ig-preempt-2"
+
 // Period is the number of checks (backward branches, tail calls, throws)
 // between two calls into the host.
 const Period = 1 << 10

@@ -1,0 +1,65 @@
+package wasmhost
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"os"
+	"path/filepath"
+
+	"github.com/gadgetkit/ig/internal/wasmhost/internal/preempt"
+)
+
+// The preemption rewrite of a Go module of a few MB takes 20-30 ms, on the
+// path of every start. With a cache directory, the rewritten module is
+// kept next to wazero's compiled code, under the hash of the original and
+// the rewriter's version, and read back on later compilations. Entries
+// are written only once the rewritten module compiled and passed
+// validation; one that then fails to compile is dropped and the module
+// rewritten again.
+
+func rewritePath(src []byte, cacheDir string) string {
+	sum := sha256.Sum256(src)
+	return filepath.Join(cacheDir, "preempt", preempt.Version+"-"+hex.EncodeToString(sum[:])+".wasm")
+}
+
+// instrument returns the rewritten module, from the cache when it holds
+// it (cached is then true).
+func instrument(src []byte, cacheDir string) (out []byte, cached bool, err error) {
+	if cacheDir != "" {
+		if b, err := os.ReadFile(rewritePath(src, cacheDir)); err == nil && len(b) > 0 {
+			return b, true, nil
+		}
+	}
+	out, err = preempt.Instrument(src)
+	return out, false, err
+}
+
+// storeInstrumented keeps the rewrite of src; failures only cost the
+// next start the rewrite.
+func storeInstrumented(src, rewritten []byte, cacheDir string) {
+	if cacheDir == "" {
+		return
+	}
+	path := rewritePath(src, cacheDir)
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".tmp-*")
+	if err != nil {
+		return
+	}
+	_, err = tmp.Write(rewritten)
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp.Name(), path)
+	}
+	if err != nil {
+		_ = os.Remove(tmp.Name())
+	}
+}
+
+func dropInstrumented(src []byte, cacheDir string) {
+	_ = os.Remove(rewritePath(src, cacheDir))
+}
