@@ -202,21 +202,6 @@ func scalarSize(k FieldKind) int {
 	return 0
 }
 
-// scalar answers a scalar getter from the batch: the field must be in the
-// table with exactly the requested kind. Anything else is left to the
-// host, so errors and conversions stay the host's.
-func (b *batchState) scalar(f Field, d Data, kind FieldKind) (uint64, bool) {
-	row, ok := b.row(d)
-	if !ok {
-		return 0, false
-	}
-	bf := b.field(f)
-	if bf == nil || bf.kind != kind || !bf.scalar {
-		return 0, false
-	}
-	return ld64(b.data, row+bf.slot), true
-}
-
 func isBufferKind(k FieldKind) bool {
 	return k == Kind_String || k == Kind_CString || k == Kind_Bytes
 }
@@ -252,23 +237,6 @@ func cutNUL(b []byte) []byte {
 		return b[:i]
 	}
 	return b
-}
-
-// setScalar writes v into the slot of a scalar field of the table whose
-// kind is the requested one.
-func (b *batchState) setScalar(f Field, d Data, kind FieldKind, v uint64) bool {
-	row, ok := b.row(d)
-	if !ok {
-		return false
-	}
-	bf := b.field(f)
-	if bf == nil || bf.kind != kind || !bf.scalar {
-		return false
-	}
-	st64(b.data, row+bf.slot, v)
-	w := row + bf.dirty
-	st32(b.data, w, ld32(b.data, w)|bf.bit)
-	return true
 }
 
 // setBuffer appends a String, CString or Bytes value to the value area
