@@ -174,20 +174,6 @@ func (b *batchState) field(f Field) *batchField {
 	return nil
 }
 
-// value returns the bytes of the buffer field bf in the row at row: what
-// the guest set in this batch, else what the host sent.
-func (b *batchState) value(row uint32, bf *batchField) (v []byte, set, ok bool) {
-	off, n := uint64(ld32(b.data, row+bf.slot)), uint64(ld32(b.data, row+bf.slot+4))
-	src := b.data
-	if set = ld32(b.data, row+bf.dirty)&bf.bit != 0; set {
-		src = b.values
-	}
-	if off+n > uint64(len(src)) {
-		return nil, set, false
-	}
-	return src[off : off+n], set, true
-}
-
 func scalarSize(k FieldKind) int {
 	switch k {
 	case Kind_Bool, Kind_Int8, Kind_Uint8:
@@ -219,13 +205,21 @@ func (b *batchState) buffer(f Field, d Data) (v []byte, padTo int, ok bool) {
 	if bf == nil || !isBufferKind(bf.kind) {
 		return nil, 0, false
 	}
-	v, set, ok := b.value(row, bf)
-	if !ok {
+	// The slot holds the value's offset and length: in the value area if
+	// this batch set it (dirty), else in the batch buffer.
+	x := ld64(b.data, row+bf.slot)
+	off, end := x&0xffffffff, x&0xffffffff+x>>32
+	src := b.data
+	if ld32(b.data, row+bf.dirty)&bf.bit != 0 {
+		src = b.values
+		if bf.size != 0 {
+			padTo = int(bf.size)
+		}
+	}
+	if end > uint64(len(src)) {
 		return nil, 0, false
 	}
-	if set && bf.size != 0 {
-		padTo = int(bf.size)
-	}
+	v = src[off:end]
 	if bf.kind == Kind_CString {
 		v, padTo = cutNUL(v), 0
 	}

@@ -87,17 +87,20 @@ func TestBatchParse(t *testing.T) {
 	if batch.count != 3 || len(batch.fields) != len(testTable) {
 		t.Fatalf("count %d fields %d", batch.count, len(batch.fields))
 	}
+	batch.active = true
+	defer func() { batch.active = false }()
 	for i, e := range evs {
+		d := Data(batchHandleBase + i)
 		row := batch.rows + uint32(i)*batch.rowSize
-		comm, _, ok := batch.value(row, batch.field(fComm))
-		if !ok || len(comm) != 16 || !bytes.HasPrefix(comm, []byte(e.comm+"\x00")) {
+		comm, _, ok := batch.buffer(fComm, d)
+		if !ok || string(comm) != e.comm {
 			t.Errorf("record %d: comm %q %v", i, comm, ok)
 		}
-		args, _, ok := batch.value(row, batch.field(fArgs))
+		args, _, ok := batch.buffer(fArgs, d)
 		if !ok || string(args) != e.args {
 			t.Errorf("record %d: args %q %v, want %q", i, args, ok, e.args)
 		}
-		label, _, ok := batch.value(row, batch.field(fLabel))
+		label, _, ok := batch.buffer(fLabel, d)
 		if !ok || len(label) != 0 {
 			t.Errorf("record %d: label %q %v", i, label, ok)
 		}
@@ -437,10 +440,8 @@ func FuzzBatchParse(f *testing.F) {
 			d := Data(batchHandleBase + r)
 			for i := range batch.fields {
 				bf := &batch.fields[i]
-				if !isBufferKind(bf.kind) {
-					// scalars: read below
-				} else if v, set, ok := batch.value(batch.rows+r*batch.rowSize, bf); ok {
-					if !set && !bytesWithin(in, v) || set && !bytesWithin(batch.values, v) {
+				if v, _, ok := batch.buffer(Field(bf.field), d); ok {
+					if !bytesWithin(in, v) && !bytesWithin(batch.values, v) {
 						t.Fatalf("value of field %d of record %d lies outside the buffer", bf.field, r)
 					}
 				}
