@@ -8,6 +8,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"runtime/debug"
 	"sort"
 	"strings"
 
@@ -239,6 +240,11 @@ func (g *Gadget) Run(ctx context.Context, opts RunOptions) (*Result, error) {
 	if len(g.wasm) > 0 {
 		r := <-compiled
 		compiled = nil
+		// Compiling leaves several MB of garbage (wazero's decoding and
+		// validation) that the heap would otherwise keep until its next
+		// cycles and the scavenger: give it back before the rest of the
+		// start allocates (peak RSS of trace_dns 59 -> 56 MB).
+		go debug.FreeOSMemory()
 		if r.err != nil {
 			return nil, r.err
 		}
@@ -302,6 +308,8 @@ func (g *Gadget) Run(ctx context.Context, opts RunOptions) (*Result, error) {
 		defer close(watchDone)
 		go w.watch(ctx, p, watchDone)
 	}
+	// The same for what loading and attaching left behind (53 MB).
+	go debug.FreeOSMemory()
 	runErr := p.Run(ctx)
 	if w != nil {
 		if cut := w.cutErr.Load(); cut != nil {
