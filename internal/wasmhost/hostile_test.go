@@ -204,6 +204,36 @@ func TestInfiniteLoopInCallback(t *testing.T) {
 	}
 }
 
+// tagCtx is a context of a type that is not comparable (a slice field,
+// passed by value).
+type tagCtx struct {
+	context.Context
+	tags []string
+}
+
+// TestNonComparableContext: calls made under contexts that cannot be
+// compared (same non-comparable type) work, and such a context still cuts
+// an endless callback.
+func TestNonComparableContext(t *testing.T) {
+	wasm := subscribingGuest(wfunc{params: []byte{tI64, tI32, tI32}, body: loop, export: "dataSourceCallback"})
+	inst, events, err := hostile(t, wasm, Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := inst.Init(tagCtx{context.Background(), []string{"init"}}); err != nil {
+		t.Fatal(err)
+	}
+	runCtx, cancel := context.WithCancel(context.Background())
+	if err := inst.Start(tagCtx{runCtx, []string{"start"}}); err != nil {
+		t.Fatal(err)
+	}
+	time.AfterFunc(100*time.Millisecond, cancel)
+	err = inst.Stage(events).Process(eventsBatch(events, 1))
+	if err == nil || !strings.Contains(err.Error(), "interrupted when its context ended") {
+		t.Fatalf("Process: %v", err)
+	}
+}
+
 // TestInfiniteLoopInInit runs an endless gadgetInit in a module the
 // preemption rewriter instruments (it has a memory) and in one it refuses
 // (no memory: wazero's own termination checks).

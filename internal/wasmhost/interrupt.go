@@ -2,6 +2,7 @@ package wasmhost
 
 import (
 	"context"
+	"reflect"
 	"sync"
 
 	"github.com/tetratelabs/wazero/api"
@@ -52,7 +53,9 @@ type interrupter struct {
 // arm makes the flag follow ctx. Calls into the guest are serialised, so
 // arm is never called concurrently with itself.
 func (it *interrupter) arm(ctx context.Context) {
-	if ctx == it.ctx {
+	// Interface == panics when both hold the same type and it is not
+	// comparable (a context struct with a slice, passed by value).
+	if reflect.TypeOf(ctx).Comparable() && ctx == it.ctx {
 		return
 	}
 	if it.stop != nil {

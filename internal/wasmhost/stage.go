@@ -35,7 +35,7 @@ type stage struct {
 // Stage returns the pipeline stage that runs all the guest's
 // subscriptions on ds, in priority order, on each batch; nil if the guest
 // did not subscribe to ds (ask after Init). Records the guest discards
-// (dataDiscard, DISCARD entries) are dropped from the batch with
+// (dataDiscard, discard flags of a batch) are dropped from the batch with
 // Batch.Keep. Calls run under the context given to Start (see Start).
 func (i *Instance) Stage(ds *datasource.DataSource) pipeline.Stage {
 	if i.emitDepth.Load() == 0 {
