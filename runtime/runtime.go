@@ -11,6 +11,7 @@ import (
 	"runtime/debug"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/btf"
@@ -157,6 +158,10 @@ type RunOptions struct {
 	// Interfaces are the network interfaces the gadget's traffic-control
 	// (classifier) programs attach to (--iface).
 	Interfaces []string
+	// Duration, if not zero, stops the run that long after the gadget is
+	// attached and started (--timeout): start-up, however long, is not
+	// taken from it.
+	Duration time.Duration
 	// WasmCacheDir is the compilation cache of Wasm modules ("" = none).
 	WasmCacheDir string
 	// WasmTrusted runs Wasm modules as they are, without the preemption
@@ -299,6 +304,11 @@ func (g *Gadget) Run(ctx context.Context, opts RunOptions) (*Result, error) {
 		return nil, fmt.Errorf("%s: %w", g.name, err)
 	}
 	cs.attached(inst)
+	if opts.Duration > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, opts.Duration)
+		defer cancel()
+	}
 	if w != nil {
 		w.loaded(inst)
 		if err := w.guard("gadgetStart", func() error { return w.inst.Start(guestCtx) }); err != nil {

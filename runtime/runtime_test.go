@@ -366,14 +366,14 @@ func TestMapIteratorIntervals(t *testing.T) {
 // healthy (later tests run in it).
 func TestWasmEndlessLoopIsCut(t *testing.T) {
 	g := testGadget(t, "wasmloop")
-	ctx, cancel := context.WithTimeout(context.Background(), 6*time.Second) // room for a slow start on a busy machine
-	defer cancel()
 	var out, errOut bytes.Buffer
 	done := make(chan error, 1)
 	start := time.Now()
 	go func() {
-		_, err := g.Run(ctx, runtime.RunOptions{Stdout: &out, Stderr: &errOut, Output: "json",
-			ParamValues: map[string]string{"comm": "runtime.test"}})
+		// Duration stops the run 2 s after the gadget started, however
+		// long the start took on a busy machine.
+		_, err := g.Run(context.Background(), runtime.RunOptions{Stdout: &out, Stderr: &errOut, Output: "json",
+			ParamValues: map[string]string{"comm": "runtime.test"}, Duration: 2 * time.Second})
 		done <- err
 	}()
 	// The first event the guest sees sends it into its loop; keep making

@@ -40,7 +40,7 @@ func (f *runFlags) register(fs *pflag.FlagSet) {
 	fs.StringArrayVarP(&f.filters, "filter", "F", nil, "keep events matching field<op>value terms, comma = AND; ops == != >= > <= < ~ !~; legacy field:value, field:~regex, field:!value (repeatable)")
 	fs.StringVar(&f.sort, "sort", "", "sort array datasources by fields, - for descending: f1,-f2; per datasource ds:f1;ds2:-f2")
 	fs.StringVar(&f.maxEntries, "max-entries", "", "keep at most N entries of array datasources: N or ds:N,ds2:M")
-	fs.IntVarP(&f.timeout, "timeout", "t", 0, "stop after this many seconds (0: run until interrupted)")
+	fs.IntVarP(&f.timeout, "timeout", "t", 0, "stop after this many seconds of tracing, counted once the gadget is running (0: run until interrupted)")
 	f.selector.AddFlags(fs)
 	fs.StringVar(&f.containerd, "containerd-socketpath", "", "containerd socket (default /run/containerd/containerd.sock)")
 }
@@ -173,11 +173,6 @@ func runGadget(ctx context.Context, env Env, cmd *cobra.Command, args []string) 
 
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if rf.timeout > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, time.Duration(rf.timeout)*time.Second)
-		defer cancel()
-	}
 
 	_, err = g.Run(ctx, runtime.RunOptions{
 		ParamValues:      values,
@@ -189,6 +184,7 @@ func runGadget(ctx context.Context, env Env, cmd *cobra.Command, args []string) 
 		MapFetchInterval: fetchInterval,
 		MapFetchCount:    fetchCount,
 		WasmCacheDir:     filepath.Join(registry.DefaultCacheDir(), "wasm"),
+		Duration:         time.Duration(rf.timeout) * time.Second,
 		Selector:         rf.selector,
 		ContainerdSocket: rf.containerd,
 		Interfaces:       ifaces,
