@@ -3,7 +3,7 @@ package api
 import (
 	"encoding/binary"
 	"errors"
-	"fmt"
+	"reflect"
 )
 
 // Map is an eBPF map: one of the gadget's ([GetMap]) or one created by the
@@ -71,7 +71,7 @@ type MapSpec struct {
 func NewMap(spec MapSpec) (Map, error) {
 	h := hostNewMap(spec.Name, uint32(spec.Type), spec.KeySize, spec.ValueSize, spec.MaxEntries)
 	if h == 0 {
-		return 0, fmt.Errorf("create map %s", spec.Name)
+		return 0, errors.New("create map " + spec.Name)
 	}
 	return Map(h), nil
 }
@@ -81,7 +81,7 @@ func NewMap(spec MapSpec) (Map, error) {
 func GetMap(name string) (Map, error) {
 	h := hostGetMap(name)
 	if h == 0 {
-		return 0, fmt.Errorf("map %s not found", name)
+		return 0, errors.New("map " + name + " not found")
 	}
 	return Map(h), nil
 }
@@ -93,7 +93,7 @@ func GetMap(name string) (Map, error) {
 func encode(what string, v any) ([]byte, error) {
 	b, err := binary.Append(nil, binary.LittleEndian, v)
 	if err != nil {
-		return nil, fmt.Errorf("encode %s %T: %w", what, v, err)
+		return nil, wrap("encode "+what+" "+typeName(v), err)
 	}
 	return b, nil
 }
@@ -107,14 +107,14 @@ func (m Map) Lookup(key any, value any) error {
 	}
 	n := binary.Size(value)
 	if n < 0 {
-		return fmt.Errorf("decode value: %T is not a pointer to fixed-size data", value)
+		return errors.New("decode value: " + typeName(value) + " is not a pointer to fixed-size data")
 	}
 	v := make([]byte, n)
 	if hostMapLookup(uint32(m), k, v) != 0 {
 		return errors.New("look up map")
 	}
 	if _, err := binary.Decode(v, binary.LittleEndian, value); err != nil {
-		return fmt.Errorf("decode value %T: %w", value, err)
+		return wrap("decode value "+typeName(value), err)
 	}
 	return nil
 }
@@ -158,4 +158,12 @@ func (m Map) Close() error {
 		return errors.New("close map")
 	}
 	return nil
+}
+
+// typeName is what %T prints for v (encoding/binary links reflect anyway).
+func typeName(v any) string {
+	if v == nil {
+		return "<nil>"
+	}
+	return reflect.TypeOf(v).String()
 }

@@ -4,6 +4,7 @@ package api
 
 import (
 	"bytes"
+	"errors"
 	"os"
 	"strings"
 	"testing"
@@ -77,8 +78,12 @@ func TestNoHost(t *testing.T) {
 	if _, err := GetDataSource("x"); err == nil {
 		t.Error("GetDataSource: no error")
 	}
-	if err := (PerfReader(1)).Read(nil); err == nil || err == os.ErrDeadlineExceeded {
+	if err := (PerfReader(1)).Read(nil); err == nil || errors.Is(err, os.ErrDeadlineExceeded) {
 		t.Errorf("Read: %v", err)
+	}
+	// No record waiting: the error upstream's SDK returns, for errors.Is.
+	if !errors.Is(errNoRecord, os.ErrDeadlineExceeded) || errors.Is(errNoRecord, errors.New("i/o timeout")) {
+		t.Error("errNoRecord does not match os.ErrDeadlineExceeded alone")
 	}
 	if KallsymsSymbolExists("x") || ShouldDiscardMntNsID(1) {
 		t.Error("true without a host")

@@ -1,9 +1,6 @@
 package api
 
-import (
-	"errors"
-	"os"
-)
+import "errors"
 
 // PerfReader reads a perf event array map, for instance to drain an
 // overwritable buffer on demand.
@@ -38,8 +35,8 @@ func (p PerfReader) Resume() error {
 	return nil
 }
 
-// Read copies the next record into dst. It returns os.ErrDeadlineExceeded
-// when no record is available.
+// Read copies the next record into dst. When no record is available it
+// returns an error for which errors.Is(err, os.ErrDeadlineExceeded) holds.
 func (p PerfReader) Read(dst []byte) error {
 	switch r := hostPerfRead(uint32(p), dst); r {
 	case 0:
@@ -47,7 +44,7 @@ func (p PerfReader) Read(dst []byte) error {
 	case 1:
 		return errors.New("read perf reader " + itoa(p))
 	case 2:
-		return os.ErrDeadlineExceeded
+		return errNoRecord
 	default:
 		return errors.New("read perf reader " + itoa(p) + ": unexpected status " + itoa(r))
 	}
@@ -59,4 +56,23 @@ func (p PerfReader) Close() error {
 		return errors.New("close perf reader " + itoa(p))
 	}
 	return nil
+}
+
+// errNoRecord is what Read returns when no record is waiting. It matches
+// os.ErrDeadlineExceeded under errors.Is (as upstream's SDK returns it)
+// without the package importing os, which would add 0.4 MB to every
+// module (see LogString).
+var errNoRecord error = noRecordError{}
+
+type noRecordError struct{}
+
+func (noRecordError) Error() string { return "i/o timeout" }
+func (noRecordError) Timeout() bool { return true }
+
+// Is reports whether target is the deadline error of package os (or of
+// internal/poll, whose value os exports): an "i/o timeout" that says it
+// is a timeout.
+func (noRecordError) Is(target error) bool {
+	t, ok := target.(interface{ Timeout() bool })
+	return ok && t.Timeout() && target.Error() == "i/o timeout"
 }

@@ -177,7 +177,7 @@ func TestParseTimeout(t *testing.T) {
 			t.Errorf("%q: no error", in)
 		}
 	}
-	if formatDuration(1500) != "1.50µs" || formatDuration(2_500_000) != "2.50ms" || formatDuration(1_234_000_000) != "1.23s" {
+	if formatDuration(1500) != "1.50µs" || formatDuration(2_500_000) != "2.50ms" || formatDuration(1_234_000_000) != "1.234s" {
 		t.Errorf("formatDuration: %s %s %s", formatDuration(1500), formatDuration(2_500_000), formatDuration(1_234_000_000))
 	}
 }

@@ -10,8 +10,6 @@ import (
 	"errors"
 	"net/netip"
 	"strconv"
-	"strings"
-	"time"
 
 	api "github.com/gadgetkit/ig/sdk/go"
 )
@@ -61,29 +59,6 @@ var (
 	packet   = make([]byte, 1<<16)
 	msg      message
 )
-
-// parseTimeout reads --dns-timeout: a Go duration ("5s", "500ms") or a
-// number of seconds; 0 turns the tracking off.
-func parseTimeout(s string) (time.Duration, error) {
-	s = strings.TrimSpace(s)
-	if s == "" {
-		return 0, nil
-	}
-	if n, err := strconv.ParseFloat(s, 64); err == nil {
-		if n < 0 {
-			return 0, errors.New("negative timeout " + strconv.Quote(s))
-		}
-		return time.Duration(n * float64(time.Second)), nil
-	}
-	d, err := time.ParseDuration(s)
-	if err != nil {
-		return 0, err
-	}
-	if d < 0 {
-		return 0, errors.New("negative timeout " + strconv.Quote(s))
-	}
-	return d, nil
-}
 
 type fieldSpec struct {
 	f    *api.Field
@@ -168,7 +143,7 @@ func initModule() error {
 		if err := initUnanswered(ds); err != nil {
 			return err
 		}
-		tracker0 = newTracker(int64(timeout))
+		tracker0 = newTracker(timeout)
 	}
 	return ds.Subscribe(onEvent, 0)
 }
@@ -433,21 +408,6 @@ func reportUnanswered(p *entry, waited int64) {
 	}
 }
 
-// formatDuration renders ns like ig renders gadget_duration fields.
-func formatDuration(ns int64) string {
-	d := time.Duration(ns)
-	switch {
-	case d < time.Microsecond:
-		return strconv.FormatInt(ns, 10) + "ns"
-	case d < time.Millisecond:
-		return strconv.FormatFloat(float64(ns)/1e3, 'f', 2, 64) + "µs"
-	case d < time.Second:
-		return strconv.FormatFloat(float64(ns)/1e6, 'f', 2, 64) + "ms"
-	default:
-		return d.Round(10 * time.Millisecond).String()
-	}
-}
-
 //go:wasmexport gadgetStop
 func gadgetStop() int32 {
 	if tracker0 == nil {
@@ -455,7 +415,7 @@ func gadgetStop() int32 {
 	}
 	// Queries past their deadline when the run ends are reported; younger
 	// ones might still be answered and are not.
-	tracker0.advance(time.Now().UnixNano(), reportUnanswered)
+	tracker0.advance(wallClock(), reportUnanswered)
 	if tracker0.dropped > 0 {
 		api.LogString(api.WarnLevel, "trace_dns: "+strconv.FormatUint(tracker0.dropped, 10)+
 			" queries were not tracked for --dns-timeout: more than "+strconv.Itoa(maxPending)+" were waiting at once")
