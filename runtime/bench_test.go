@@ -20,10 +20,14 @@ import (
 // benchBatch is the batch size of the pipeline's default configuration.
 const benchBatch = 256
 
-// traceOpenStages builds gadgets/trace_open and returns the stages a run
-// with opts would give its datasource, and a batch of records holding a
-// realistic event (the e2e harness's open loop, as the kernel writes it).
-func traceOpenStages(b testing.TB, opts RunOptions) ([]pipeline.Stage, *pipeline.Batch) {
+var traceOpenDir = filepath.Join("..", "gadgets", "trace_open")
+
+// traceOpenStages builds the trace_open gadget in dir (gadgets/trace_open,
+// or testdata/b3: the same with a Wasm module) and returns the stages a
+// run with opts would give its datasource, and a batch of records holding
+// a realistic event (the e2e harness's open loop, as the kernel writes
+// it).
+func traceOpenStages(b testing.TB, dir string, opts RunOptions) ([]pipeline.Stage, *pipeline.Batch) {
 	b.Helper()
 	testutil.RequireKernel(b) // the container collection watches exits with netlink
 	ctx := context.Background()
@@ -32,7 +36,7 @@ func traceOpenStages(b testing.TB, opts RunOptions) ([]pipeline.Stage, *pipeline
 		b.Fatal(err)
 	}
 	var out bytes.Buffer
-	if _, err := registry.Build(ctx, filepath.Join("..", "gadgets", "trace_open"), registry.BuildOptions{
+	if _, err := registry.Build(ctx, dir, registry.BuildOptions{
 		Store: st, Tag: "trace_open", Output: &out, Archs: []string{goruntime.GOARCH}}); err != nil {
 		b.Fatalf("build trace_open: %v\n%s", err, out.String())
 	}
@@ -40,7 +44,7 @@ func traceOpenStages(b testing.TB, opts RunOptions) ([]pipeline.Stage, *pipeline
 	if err != nil {
 		b.Fatal(err)
 	}
-	g, err := New("trace_open", Content{Metadata: img.Metadata, Program: img.Program})
+	g, err := New("trace_open", Content{Metadata: img.Metadata, Program: img.Program, Wasm: img.Wasm})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -60,7 +64,21 @@ func traceOpenStages(b testing.TB, opts RunOptions) ([]pipeline.Stage, *pipeline
 	if err != nil {
 		b.Fatal(err)
 	}
-	pl, err := g.plan(run, nil, opts)
+	var w *wasmRun
+	if len(g.wasm) > 0 {
+		wctx, cancel := context.WithCancel(ctx)
+		b.Cleanup(cancel)
+		r := <-g.compileWasm(wctx, opts)
+		if r.err != nil {
+			b.Fatal(r.err)
+		}
+		if w, err = g.startWasm(wctx, cancel, r.mod, run, g.spec.Metadata.Clone(), nil, opts); err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { w.close(wctx) })
+		g.annotateWasm(run, w)
+	}
+	pl, err := g.plan(run, w, opts)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -70,9 +88,14 @@ func traceOpenStages(b testing.TB, opts RunOptions) ([]pipeline.Stage, *pipeline
 	if err != nil {
 		b.Fatal(err)
 	}
-	stages, err := g.stagesFor(run, pl, nil, ds, t, opts, boot)
+	stages, err := g.stagesFor(run, pl, w, ds, t, opts, boot)
 	if err != nil {
 		b.Fatal(err)
+	}
+	if w != nil {
+		if err := w.inst.Start(ctx); err != nil {
+			b.Fatal(err)
+		}
 	}
 
 	ev := ds.NewRecord()
@@ -107,8 +130,8 @@ func traceOpenStages(b testing.TB, opts RunOptions) ([]pipeline.Stage, *pipeline
 // batchRunner returns a function that runs trace_open's stages once over
 // a batch of records as the reader hands them over (each record re-read
 // from the raw event first).
-func batchRunner(tb testing.TB, opts RunOptions) func() {
-	stages, batch := traceOpenStages(tb, opts)
+func batchRunner(tb testing.TB, dir string, opts RunOptions) func() {
+	stages, batch := traceOpenStages(tb, dir, opts)
 	recs := append([]*datasource.Record(nil), batch.Records...)
 	raw := append([]byte(nil), recs[0].Payload[0]...)
 	ds := batch.DS
@@ -131,8 +154,8 @@ func batchRunner(tb testing.TB, opts RunOptions) func() {
 
 // benchStages runs the stages on batches of records as the reader hands
 // them over (each record re-read from the raw event first).
-func benchStages(b *testing.B, opts RunOptions) {
-	once := batchRunner(b, opts)
+func benchStages(b *testing.B, dir string, opts RunOptions) {
+	once := batchRunner(b, dir, opts)
 	once()
 	b.ReportAllocs()
 	b.ResetTimer()
@@ -148,20 +171,32 @@ func benchStages(b *testing.B, opts RunOptions) {
 // collection), formatters, filter, and JSON or columns to io.Discard,
 // with the stages a run builds.
 func BenchmarkUserspaceTraceOpen(b *testing.B) {
-	b.Run("json", func(b *testing.B) { benchStages(b, RunOptions{Output: "json"}) })
+	b.Run("json", func(b *testing.B) { benchStages(b, traceOpenDir, RunOptions{Output: "json"}) })
 	b.Run("json-filter", func(b *testing.B) {
-		benchStages(b, RunOptions{Output: "json", Filters: []string{"proc.comm==igbench-open,fname~^/tmp/"}})
+		benchStages(b, traceOpenDir, RunOptions{Output: "json", Filters: []string{"proc.comm==igbench-open,fname~^/tmp/"}})
 	})
-	b.Run("columns", func(b *testing.B) { benchStages(b, RunOptions{Output: "columns"}) })
-	b.Run("none", func(b *testing.B) { benchStages(b, RunOptions{Output: "none"}) })
+	b.Run("columns", func(b *testing.B) { benchStages(b, traceOpenDir, RunOptions{Output: "columns"}) })
+	b.Run("none", func(b *testing.B) { benchStages(b, traceOpenDir, RunOptions{Output: "none"}) })
+}
+
+// BenchmarkUserspaceTraceOpenWasm is BenchmarkUserspaceTraceOpen/json
+// with a Wasm step shaped as the performance reference's B3: a module
+// written with the Go SDK that reads 3 fields of every event and writes 1
+// (testdata/b3), called once per batch.
+func BenchmarkUserspaceTraceOpenWasm(b *testing.B) {
+	benchStages(b, filepath.Join("testdata", "b3"), RunOptions{Output: "json"})
 }
 
 // TestUserspaceNoAlloc bolts the user-space path of trace_open to zero
-// allocations per batch in the steady state.
+// allocations per batch in the steady state, with and without a Wasm step.
 func TestUserspaceNoAlloc(t *testing.T) {
-	for _, out := range []string{"json", "columns"} {
-		t.Run(out, func(t *testing.T) {
-			once := batchRunner(t, RunOptions{Output: out})
+	for _, tc := range []struct{ name, dir, out string }{
+		{"json", traceOpenDir, "json"},
+		{"columns", traceOpenDir, "columns"},
+		{"json-wasm", filepath.Join("testdata", "b3"), "json"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			once := batchRunner(t, tc.dir, RunOptions{Output: tc.out})
 			once()
 			if n := testing.AllocsPerRun(20, once); n != 0 {
 				t.Errorf("%v allocations per batch of %d events, want 0", n, benchBatch)
