@@ -1,4 +1,4 @@
-module example.com/b3
+module example.com/sdkbench
 
 go 1.24
 
