@@ -18,10 +18,8 @@ import (
 var in struct {
 	data, dnsOff, dataLen   api.Field
 	ts, timestamp, netns    api.Field
-	srcAddr, srcPort, proto api.Field
-	dstAddr, dstPort        api.Field
+	srcPort, dstPort, proto api.Field
 	srcRaw, dstRaw, version api.Field
-	nameserver              api.Field
 	comm, pid, tid          api.Field
 }
 
@@ -105,10 +103,8 @@ func initModule() error {
 	if err := getFields(ds, []fieldSpec{
 		{&in.data, "data", 0}, {&in.dnsOff, "dns_off", 0}, {&in.dataLen, "data_len", 0},
 		{&in.ts, "timestamp_raw", 0}, {&in.timestamp, "timestamp", 0}, {&in.netns, "netns_id", 0},
-		{&in.srcAddr, "src.addr", 0}, {&in.srcPort, "src.port", 0}, {&in.proto, "src.proto_raw", 0},
-		{&in.dstAddr, "dst.addr", 0}, {&in.dstPort, "dst.port", 0},
+		{&in.srcPort, "src.port", 0}, {&in.proto, "src.proto_raw", 0}, {&in.dstPort, "dst.port", 0},
 		{&in.srcRaw, "src.addr_raw", 0}, {&in.dstRaw, "dst.addr_raw", 0}, {&in.version, "src.version", 0},
-		{&in.nameserver, "nameserver.addr", 0},
 		{&in.comm, "proc.comm", 0}, {&in.pid, "proc.pid", 0}, {&in.tid, "proc.tid", 0},
 	}); err != nil {
 		return err
