@@ -108,6 +108,32 @@ func (c *Cmd) MustRun(t testing.TB, args ...string) string {
 	return out
 }
 
+// RunAll runs the ig invocations side by side and returns their standard
+// outputs in order. It fails the test, from the test's own goroutine, if
+// any exits non-zero.
+func (c *Cmd) RunAll(t testing.TB, runs ...[]string) []string {
+	t.Helper()
+	outs := make([]string, len(runs))
+	errs := make([]error, len(runs))
+	var wg sync.WaitGroup
+	for i, args := range runs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			out, errOut, err := c.Run(args...)
+			if err != nil {
+				errs[i] = fmt.Errorf("ig %s: %v\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), err, out, errOut)
+			}
+			outs[i] = out
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		t.Fatal(err)
+	}
+	return outs
+}
+
 // Programs returns the IDs of loaded BPF programs whose name is in names
 // (names as the kernel keeps them: at most 15 characters).
 func Programs(t testing.TB, names ...string) map[ebpf.ProgramID]string {
@@ -168,6 +194,22 @@ func LinksOf(t testing.TB, progs map[ebpf.ProgramID]string) []link.ID {
 // to them; the kernel releases them asynchronously after the last file
 // descriptor closes.
 func WaitGone(t testing.TB, progs map[ebpf.ProgramID]string, within time.Duration) {
+	t.Helper()
+	waitGone(t, progs, within)
+}
+
+// WaitNewGone is WaitGone for the programs called names that were not
+// loaded when before was taken (with Programs, before the runs).
+func WaitNewGone(t testing.TB, before map[ebpf.ProgramID]string, within time.Duration, names ...string) {
+	t.Helper()
+	left := Programs(t, names...)
+	for id := range before {
+		delete(left, id)
+	}
+	waitGone(t, left, within)
+}
+
+func waitGone(t testing.TB, progs map[ebpf.ProgramID]string, within time.Duration) {
 	t.Helper()
 	deadline := time.Now().Add(within)
 	for {

@@ -182,25 +182,12 @@ func TestBind(t *testing.T) {
 	}
 	b := startBinder(t)
 	start := time.Now()
-	outs := make([]string, len(runs))
-	var wg sync.WaitGroup
-	for i, args := range runs {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			outs[i] = ig.MustRun(t, args...)
-		}()
-	}
-	wg.Wait()
+	outs := ig.RunAll(t, runs...)
 	close(b.stop)
 	<-b.done
 	t.Logf("%d ig runs in parallel took %v", len(runs), time.Since(start))
 
-	left := testutil.Programs(t, progNames...)
-	for id := range before {
-		delete(left, id)
-	}
-	testutil.WaitGone(t, left, 5*time.Second)
+	testutil.WaitNewGone(t, before, 5*time.Second, progNames...)
 
 	me := uint32(os.Getpid())
 	b.mu.Lock()

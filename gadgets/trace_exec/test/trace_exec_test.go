@@ -118,28 +118,8 @@ func parseEvents(t *testing.T, out string) []event {
 func runParallel(t *testing.T, ig *testutil.Cmd, dir string, runs ...[]string) ([]string, *workload) {
 	t.Helper()
 	w := startWorkload(t, dir)
-	outs := make([]string, len(runs))
-	errs := make([]error, len(runs))
-	var wg sync.WaitGroup
-	for i, args := range runs {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			out, errOut, err := ig.Run(args...)
-			if err != nil {
-				errs[i] = fmt.Errorf("ig %s: %v\n%s", strings.Join(args, " "), err, errOut)
-			}
-			outs[i] = out
-		}()
-	}
-	wg.Wait()
-	w.Stop()
-	for _, err := range errs {
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
-	return outs, w
+	defer w.Stop() // also when RunAll fails the test
+	return ig.RunAll(t, runs...), w
 }
 
 func TestExecAndFailures(t *testing.T) {
@@ -168,11 +148,7 @@ func TestExecAndFailures(t *testing.T) {
 	)
 	t.Logf("three ig runs in parallel took %v", time.Since(start))
 
-	left := testutil.Programs(t, progNames...)
-	for id := range before {
-		delete(left, id)
-	}
-	testutil.WaitGone(t, left, 5*time.Second)
+	testutil.WaitNewGone(t, before, 5*time.Second, progNames...)
 
 	myPid := uint32(os.Getpid())
 	for run, out := range outs[:2] {

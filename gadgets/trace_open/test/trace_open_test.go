@@ -110,11 +110,7 @@ func TestOpenIsTraced(t *testing.T) {
 	pids := o.Stop()
 
 	// After the timeout, nothing of the gadget stays in the kernel.
-	left := testutil.Programs(t, progNames...)
-	for id := range before {
-		delete(left, id)
-	}
-	testutil.WaitGone(t, left, 5*time.Second)
+	testutil.WaitNewGone(t, before, 5*time.Second, progNames...)
 
 	evs := parseEvents(t, out)
 	found := 0

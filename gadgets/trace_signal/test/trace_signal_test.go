@@ -110,25 +110,12 @@ func TestSignals(t *testing.T) {
 	}
 	k := startKiller(t)
 	start := time.Now()
-	outs := make([]string, len(runs))
-	var wg sync.WaitGroup
-	for i, args := range runs {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			outs[i] = ig.MustRun(t, args...)
-		}()
-	}
-	wg.Wait()
+	outs := ig.RunAll(t, runs...)
 	close(k.stop)
 	<-k.done
 	t.Logf("%d ig runs in parallel took %v", len(runs), time.Since(start))
 
-	left := testutil.Programs(t, progNames...)
-	for id := range before {
-		delete(left, id)
-	}
-	testutil.WaitGone(t, left, 5*time.Second)
+	testutil.WaitNewGone(t, before, 5*time.Second, progNames...)
 
 	k.mu.Lock()
 	defer k.mu.Unlock()
