@@ -60,7 +60,8 @@ const (
 // a wake-up. The kernel then wakes it at most once per idle spell and the
 // events of a period are read in one go. Perf buffers are opened with a
 // watermark (a quarter of their size) and read on the same schedule; an
-// idle perf reader looks at its buffers at least every 25 ms.
+// idle perf reader looks at its buffers at least every 25 ms (every 2 ms
+// until its first event, so that a run's first events show at once).
 //
 // Ring buffers are read in place (see ringBuffer): no system call, lock or
 // atomic operation per event, and the consumer position is published once
