@@ -157,16 +157,12 @@ func TestRunFromRegistry(t *testing.T) {
 	testutil.RequireKernel(t)
 	reg := testutil.StartRegistry(t, filepath.Join(t.TempDir(), "registry"))
 	ctx := context.Background()
-	keys := t.TempDir()
-	key, pub := filepath.Join(keys, "ig.key"), filepath.Join(keys, "ig.pub")
 	ref := reg.Plain + "/gadgets/trace_open:v1"
 	unsigned := reg.Plain + "/gadgets/unsigned:v1"
 	insecure := "--insecure-registries=" + reg.Plain
 
 	ig := traceOpenAs(t, ref)
-	ig.MustRun(t, "image", "generate-key", "--output-key-prefix", filepath.Join(keys, "ig"))
-	ig.MustRun(t, "image", "sign", "--key", key, ref)
-	ig.MustRun(t, "image", "push", insecure, ref)
+	key, pub := signAndPush(t, ig, reg.Plain, ref)
 	ig.MustRun(t, "image", "tag", ref, unsigned)
 	ig.MustRun(t, "image", "push", insecure, unsigned)
 	s, err := Open(ig.Store)
@@ -338,15 +334,11 @@ func TestRunThroughMirror(t *testing.T) {
 	testutil.RequireKernel(t)
 	reg := testutil.StartRegistry(t, filepath.Join(t.TempDir(), "registry"))
 	down, deadMirror := freeAddr(t), freeAddr(t)
-	keys := t.TempDir()
-	pub := filepath.Join(keys, "ig.pub")
 
 	// The mirror serves the repository under a path of its own.
 	onMirror := reg.Plain + "/ghcr/gadgets/trace_open:latest"
 	ig := traceOpenAs(t, onMirror)
-	ig.MustRun(t, "image", "generate-key", "--output-key-prefix", filepath.Join(keys, "ig"))
-	ig.MustRun(t, "image", "sign", "--key", filepath.Join(keys, "ig.key"), onMirror)
-	ig.MustRun(t, "image", "push", "--insecure-registries="+reg.Plain, onMirror)
+	_, pub := signAndPush(t, ig, reg.Plain, onMirror)
 
 	writeConfig := func(mirrors string) string {
 		path := filepath.Join(t.TempDir(), "config.yaml")
@@ -412,13 +404,9 @@ func TestRunThroughMirror(t *testing.T) {
 func BenchmarkRunFromRegistry(b *testing.B) {
 	testutil.RequireKernel(b)
 	reg := testutil.StartRegistry(b, filepath.Join(b.TempDir(), "registry"))
-	keys := b.TempDir()
-	pub := filepath.Join(keys, "ig.pub")
 	ref := reg.Plain + "/gadgets/trace_open:bench"
 	src := traceOpenAs(b, ref)
-	src.MustRun(b, "image", "generate-key", "--output-key-prefix", filepath.Join(keys, "ig"))
-	src.MustRun(b, "image", "sign", "--key", filepath.Join(keys, "ig.key"), ref)
-	src.MustRun(b, "image", "push", "--insecure-registries="+reg.Plain, ref)
+	_, pub := signAndPush(b, src, reg.Plain, ref)
 	startOpener(b, 5*time.Millisecond)
 
 	ig := testutil.NewCmd(b)
@@ -498,4 +486,16 @@ func timeToFirstEvent(b *testing.B, ig *testutil.Cmd, env []string, args ...stri
 		b.Fatalf("ig %s: %v after SIGINT\nstderr:\n%s", strings.Join(args, " "), werr, stderr.String())
 	}
 	return d
+}
+
+// signAndPush signs ref in ig's store with a new key pair and pushes it
+// to the plain-HTTP registry at addr; it returns the key pair's files.
+func signAndPush(tb testing.TB, ig *testutil.Cmd, addr, ref string) (key, pub string) {
+	tb.Helper()
+	keys := tb.TempDir()
+	ig.MustRun(tb, "image", "generate-key", "--output-key-prefix", filepath.Join(keys, "ig"))
+	key, pub = filepath.Join(keys, "ig.key"), filepath.Join(keys, "ig.pub")
+	ig.MustRun(tb, "image", "sign", "--key", key, ref)
+	ig.MustRun(tb, "image", "push", "--insecure-registries="+addr, ref)
+	return key, pub
 }
