@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
 	"runtime/debug"
 	"sort"
@@ -208,7 +207,7 @@ func (g *Gadget) Run(ctx context.Context, opts RunOptions) (*Result, error) {
 	// MB): it runs while the containers are collected and the run is set
 	// up. So does reading the kernel's BTF, which the loader needs for
 	// CO-RE.
-	kernelTypes := preloadKernelBTF()
+	kernelBTF := preloadKernelBTF()
 	var compiled <-chan compileResult
 	if len(g.wasm) > 0 {
 		compiled = g.compileWasm(ctx, opts)
@@ -283,9 +282,7 @@ func (g *Gadget) Run(ctx context.Context, opts RunOptions) (*Result, error) {
 		lopts.Constants = map[string]any{mntnsFilterOn: true}
 	}
 	cs.loaderOptions(&lopts)
-	if k := kernelTypes(); k != nil && lopts.KernelTypes == nil && len(lopts.ExtraRelocationTargets) == 0 {
-		lopts.KernelTypes, lopts.ExtraRelocationTargets = k.kernel, k.modules
-	}
+	lopts.BTFCache = kernelBTF
 	bootOffset, err := decode.BootOffset()
 	if err != nil {
 		return nil, fmt.Errorf("%s: read clocks: %w", g.name, err)
@@ -391,49 +388,22 @@ func (g *Gadget) parseParams(in map[string]string) (map[string]any, error) {
 	return out, nil
 }
 
-// kernelBTF is the BTF the loader relocates against when it reads it
-// itself: the kernel's, then each module's, in the loader's order.
-type kernelBTF struct {
-	kernel  *btf.Spec
-	modules []*btf.Spec
-}
-
-// preloadKernelBTF reads the running kernel's BTF (vmlinux and modules)
-// in the background. The function it returns waits for it; nil when any
-// of it could not be read (the loader then reads it itself and reports
-// why it cannot).
-func preloadKernelBTF() func() *kernelBTF {
-	ch := make(chan *kernelBTF, 1)
-	go func() {
-		ch <- loadKernelBTF()
-	}()
-	var k *kernelBTF
-	var done bool
-	return func() *kernelBTF {
-		if !done {
-			k, done = <-ch, true
-		}
-		return k
-	}
-}
-
-func loadKernelBTF() *kernelBTF {
+// preloadKernelBTF returns a BTF cache for the loader that decodes the
+// kernel's BTF (vmlinux, then its modules) in the background: the loader
+// reads it from the cache, waiting for it if it is not done yet, and
+// reports any error itself.
+func preloadKernelBTF() *btf.Cache {
 	c := btf.NewCache()
-	kernel, err := c.Kernel()
-	if err != nil {
-		return nil
-	}
-	names, err := c.Modules()
-	if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return nil
-	}
-	k := &kernelBTF{kernel: kernel}
-	for _, name := range names {
-		spec, err := c.Module(name)
-		if err != nil {
-			return nil
+	go func() {
+		if _, err := c.Kernel(); err != nil {
+			return
 		}
-		k.modules = append(k.modules, spec)
-	}
-	return k
+		mods, _ := c.Modules()
+		for _, m := range mods {
+			if _, err := c.Module(m); err != nil {
+				return
+			}
+		}
+	}()
+	return c
 }

@@ -82,13 +82,11 @@ type Options struct {
 	// elsewhere (e.g. a shared mount-namespace filter) used by name.
 	MapReplacements map[string]*ebpf.Map
 	// KernelTypes, if not nil, is the BTF used for CO-RE relocations
-	// instead of the running kernel's and its modules' (e.g. from
-	// btfgen, or read beforehand).
+	// instead of the running kernel's (e.g. from btfgen).
 	KernelTypes *btf.Spec
-	// ExtraRelocationTargets are further BTF the relocations may resolve
-	// against, after KernelTypes (the modules' when KernelTypes is the
-	// kernel's).
-	ExtraRelocationTargets []*btf.Spec
+	// BTFCache, if not nil, holds the kernel's BTF decoded (or being
+	// decoded) beforehand.
+	BTFCache *btf.Cache
 	// Interfaces are the network interfaces, in the network namespace
 	// [Gadget.Attach] runs in, to which classifier programs attach (the
 	// CLI's --iface).
@@ -163,7 +161,7 @@ func Load(spec *gadgetspec.Spec, opts Options) (*Gadget, error) {
 
 	copts := ebpf.CollectionOptions{MapReplacements: opts.MapReplacements}
 	copts.Programs.KernelTypes = opts.KernelTypes
-	copts.Programs.ExtraRelocationTargets = opts.ExtraRelocationTargets
+	copts.Cache = opts.BTFCache
 	coll, err := ebpf.NewCollectionWithOptions(cs, copts)
 	if err != nil {
 		return nil, &loadError{msg: "load gadget", err: err}
