@@ -38,8 +38,10 @@ type batchField struct {
 	slot  uint32 // offset of the slot in a row
 	dirty uint32 // offset of the dirty word in a row
 	bit   uint32 // the field's bit in that word
-	// scalar: kind is a scalar kind, whose value is the slot itself.
+	// scalar: kind is a scalar kind, whose value is the slot itself, of
+	// ssize bytes.
 	scalar bool
+	ssize  int
 }
 
 type batchState struct {
@@ -123,7 +125,8 @@ func (b *batchState) parse(in []byte) error {
 			dirty: 4 + 4*(j/32),
 			bit:   1 << (j % 32),
 		}
-		bf.scalar = scalarSize(bf.kind) != 0
+		bf.ssize = scalarSize(bf.kind)
+		bf.scalar = bf.ssize != 0
 		if uint64(bf.slot) < header || uint64(bf.slot)+8 > uint64(rowSize) {
 			return errors.New("field " + itoa(bf.field) + ": slot at byte " + itoa(bf.slot) + " of a " + itoa(rowSize) + "-byte row")
 		}

@@ -522,3 +522,28 @@ func TestBatchBufferSets(t *testing.T) {
 		t.Errorf("host calls %v, want the 2 oversized sets", h.calls)
 	}
 }
+
+// A scalar of another kind but the field's size is served from the slot,
+// bit for bit as the host serves it, so reads see what the batch set.
+func TestBatchSameSizeKinds(t *testing.T) {
+	h := newFakeHost(t)
+	cbID := subscribe(t, func(ds DataSource, d Data) {
+		if err := fUID.SetInt32(d, -2); err != nil {
+			t.Error(err)
+		}
+		if v, err := fUID.Uint32(d); err != nil || v != 0xfffffffe {
+			t.Errorf("Uint32 after SetInt32(-2): %#x %v", v, err)
+		}
+		if v, err := fPid.Int32(d); err != nil || v != 100 {
+			t.Errorf("Int32 of pid: %d %v", v, err)
+		}
+	})
+	in := batchOf(testEvents(1))
+	got := parseLog(t, in, runBatch(cbID, 1, in))
+	if len(got) != 1 || got[0].field != uint32(fUID) || got[0].val != string(u64(0xfffffffffffffffe)) {
+		t.Errorf("changes %v", got)
+	}
+	if len(h.calls) != 0 && (h.calls["FieldGetScalar"] != 0 || h.calls["FieldSetScalar"] != 0) {
+		t.Errorf("host calls %v", h.calls)
+	}
+}

@@ -19,8 +19,8 @@ func (e *wrapError) Unwrap() error { return e.err }
 
 func wrap(msg string, err error) error { return &wrapError{msg, err} }
 
-func itoa[T ~uint8 | ~uint16 | ~uint32 | ~uint64 | ~int | ~int32](v T) string {
-	return strconv.FormatInt(int64(v), 10)
+func itoa[T ~uint8 | ~uint16 | ~uint32 | ~uint64](v T) string {
+	return strconv.FormatUint(uint64(v), 10)
 }
 
 func hex(v uint32) string { return "0x" + strconv.FormatUint(uint64(v), 16) }

@@ -19,12 +19,14 @@ var (
 // table with the requested kind, does it call the host.
 
 // getScalar and set look into the batch themselves rather than through
-// batchState.scalar and setScalar: a call costs a Go guest tens of
-// nanoseconds, and these run for nearly every field of every event.
+// a method: a call costs a Go guest tens of nanoseconds, and these run for
+// nearly every field of every event. Any scalar kind of the field's size
+// is served from the slot, bit for bit, as the host serves it: a value
+// set in the batch is then also what a read of another kind sees.
 
 func (f Field) getScalar(data Data, kind FieldKind) (uint64, error) {
 	if row, ok := batch.row(data); ok {
-		if bf := batch.field(f); bf != nil && bf.kind == kind && bf.scalar {
+		if bf := batch.field(f); bf != nil && bf.scalar && bf.ssize == scalarSize(kind) {
 			return ld64(batch.data, row+bf.slot), nil
 		}
 	}
@@ -41,7 +43,7 @@ func (f Field) hostScalar(data Data, kind FieldKind) (uint64, error) {
 
 func (f Field) set(data Data, kind FieldKind, v uint64) error {
 	if row, ok := batch.row(data); ok {
-		if bf := batch.field(f); bf != nil && bf.kind == kind && bf.scalar {
+		if bf := batch.field(f); bf != nil && bf.scalar && bf.ssize == scalarSize(kind) {
 			st64(batch.data, row+bf.slot, v)
 			w := row + bf.dirty
 			st32(batch.data, w, ld32(batch.data, w)|bf.bit)
