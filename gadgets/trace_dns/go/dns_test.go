@@ -323,7 +323,7 @@ func TestTrackerTable(t *testing.T) {
 		if tr.slots[s].prev != prev {
 			t.Fatalf("slot %d: prev %d, want %d", s, tr.slots[s].prev, prev)
 		}
-		if model[tr.slots[s].key] != s {
+		if m, ok := model[tr.slots[s].key]; !ok || m != s {
 			t.Fatalf("slot %d in the list is not in use", s)
 		}
 		prev = s
