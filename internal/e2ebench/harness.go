@@ -55,9 +55,15 @@ type Env struct {
 	PerfData string
 }
 
+// igEnv is ig's environment: the harness's store and cache, and no
+// config file of the user's.
+func (e *Env) igEnv() []string {
+	return append(os.Environ(), "IG_OCI_STORE="+e.Store, "IG_CACHE_DIR="+e.Cache, "IG_CONFIG=/dev/null")
+}
+
 func (e *Env) igCommand(args ...string) *exec.Cmd {
 	cmd := exec.Command(e.IG, args...)
-	cmd.Env = append(os.Environ(), "IG_OCI_STORE="+e.Store, "IG_CACHE_DIR="+e.Cache)
+	cmd.Env = e.igEnv()
 	return cmd
 }
 
@@ -506,7 +512,7 @@ func (e *Env) Run(s Scenario) (*Result, error) {
 	}
 	all := append(append([]string(nil), prefix...), e.IG)
 	ig := exec.Command(all[0], append(all[1:], args...)...)
-	ig.Env = append(os.Environ(), "IG_OCI_STORE="+e.Store, "IG_CACHE_DIR="+e.Cache)
+	ig.Env = e.igEnv()
 	pr, pw, err := os.Pipe()
 	if err != nil {
 		return nil, err

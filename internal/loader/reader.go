@@ -276,6 +276,17 @@ func (r *Reader) ringSample(wait bool) ([]byte, error) {
 		if !deadline.IsZero() && !now.Before(deadline) {
 			return nil, os.ErrDeadlineExceeded
 		}
+		if err == errRingBusy {
+			// A record being written is committed within microseconds:
+			// wait for it rather than pausing a whole period.
+			if busySince.IsZero() {
+				busySince = now
+			}
+			if now.Sub(busySince) < 50*time.Microsecond {
+				runtime.Gosched()
+				continue
+			}
+		}
 		if r.active || err == errRingBusy {
 			r.active = false
 			r.pause(now, deadline)
