@@ -341,13 +341,8 @@ func TestRunThroughMirror(t *testing.T) {
 	_, pub := signAndPush(t, ig, reg.Plain, onMirror)
 
 	writeConfig := func(mirrors string) string {
-		path := filepath.Join(t.TempDir(), "config.yaml")
-		cfg := fmt.Sprintf("# ig configuration\nregistry:\n  default: %s/gadgets\n  mirrors:\n    %q: [%s]\n  insecure: [%q]\nother-section: {kept: for others}\n",
-			down, down, mirrors, reg.Plain)
-		if err := os.WriteFile(path, []byte(cfg), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return path
+		return writeConfigFile(t, fmt.Sprintf("# ig configuration\nregistry:\n  default: %s/gadgets\n  mirrors:\n    %q: [%s]\n  insecure: [%q]\nother-section: {kept: for others}\n",
+			down, down, mirrors, reg.Plain))
 	}
 	cfg := writeConfig(fmt.Sprintf("%q, %q", deadMirror, reg.Plain+"/ghcr"))
 	env := []string{"IG_CONFIG=" + cfg}
@@ -387,8 +382,7 @@ func TestRunThroughMirror(t *testing.T) {
 	}
 
 	// A broken configuration file is named.
-	bad := filepath.Join(t.TempDir(), "bad.yaml")
-	os.WriteFile(bad, []byte("registry:\n  mirror: {}\n"), 0o644)
+	bad := writeConfigFile(t, "registry:\n  mirror: {}\n")
 	_, stderr, err = runIG(testutil.NewCmd(t), []string{"IG_CONFIG=" + bad}, "run", "trace_open")
 	if err == nil || !strings.HasPrefix(errorLine(t, stderr), "config "+bad+": invalid configuration: ") || !strings.Contains(stderr, "mirror") {
 		t.Fatalf("bad config: %v\n%s", err, stderr)
