@@ -21,7 +21,8 @@ setup: ## Install clang, llvm, libbpf-dev, bpftool and mount tracefs/bpffs (idem
 
 .PHONY: build
 build: ## Build bin/ig
-	$(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(IG) ./cmd/ig
+	@# Static (no cgo): no libc or dynamic loader to map at each start.
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(IG) ./cmd/ig
 
 .PHONY: gadgets
 gadgets: build ## Build every built-in gadget into the local store (offline)

@@ -57,6 +57,8 @@ func IG(t testing.TB) string {
 		igPath = filepath.Join(dir, "ig")
 		cmd := exec.Command("go", "build", "-o", igPath, "./cmd/ig")
 		cmd.Dir = RepoRoot(t)
+		// Built as make build does: static, without cgo.
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 		out, err := cmd.CombinedOutput()
 		if err != nil {
 			buildErr = fmt.Errorf("go build ./cmd/ig: %v\n%s", err, out)
