@@ -50,10 +50,7 @@ func (g *Gadget) plan(run *runState, w *wasmRun, opts RunOptions) (*plan, error)
 	if err != nil {
 		return nil, wrap(err)
 	}
-	pl := &plan{output: out, params: maps.Clone(opts.ParamValues)}
-	if pl.params == nil {
-		pl.params = map[string]string{}
-	}
+	pl := &plan{output: out}
 	if pl.fields, err = format.ResolveAllFields(dss, fields, out); err != nil {
 		return nil, wrap(err)
 	}
@@ -71,19 +68,29 @@ func (g *Gadget) plan(run *runState, w *wasmRun, opts RunOptions) (*plan, error)
 		}
 	}
 
-	// Filters on process fields also become the gadget's filter params,
-	// so the kernel drops what user space would drop anyway; a value the
-	// user set explicitly wins.
+	pl.params = g.kernelParams(opts.ParamValues, pl.filters)
+	return pl, nil
+}
+
+// kernelParams returns the user's param values plus those the filters
+// push into the kernel: filters on process fields also become the
+// gadget's filter params, so the kernel drops what user space would drop
+// anyway. A value the user set explicitly wins.
+func (g *Gadget) kernelParams(user map[string]string, filters map[*datasource.DataSource]*filter.Filter) map[string]string {
+	params := maps.Clone(user)
+	if params == nil {
+		params = map[string]string{}
+	}
 	var keys []string
 	for _, p := range g.spec.Params {
 		keys = append(keys, p.Key)
 	}
-	for _, f := range pl.filters {
+	for _, f := range filters {
 		for k, v := range filter.KernelPushdown(f.Terms(), keys) {
-			if _, set := pl.params[k]; !set {
-				pl.params[k] = v
+			if _, set := params[k]; !set {
+				params[k] = v
 			}
 		}
 	}
-	return pl, nil
+	return params
 }

@@ -236,6 +236,25 @@ func (g *Gadget) Run(ctx context.Context, opts RunOptions) (*Result, error) {
 	spec := *g.spec
 	spec.Metadata = g.spec.Metadata.Clone()
 
+	// The loader's options; the params come from the plan.
+	lopts := loader.Options{RingBufferSize: opts.RingBufferSize,
+		MinRingBufferSize: loader.DefaultMinRingBufferSize, Interfaces: opts.Interfaces, BTFCache: kernelBTF}
+	if len(opts.MountNamespaces) > 0 {
+		m, err := g.mntnsFilter(opts.MountNamespaces)
+		if err != nil {
+			return nil, err
+		}
+		defer m.Close()
+		lopts.MapReplacements = map[string]*ebpf.Map{mntnsFilterMap: m}
+		lopts.Constants = map[string]any{mntnsFilterOn: true}
+	}
+	cs.loaderOptions(&lopts)
+	var early *earlyLoad
+	if len(g.wasm) > 0 {
+		early = g.loadEarly(run, spec, lopts, opts)
+		defer early.close()
+	}
+
 	// The guest's context outlives the pipeline's drain: events still in
 	// the kernel buffers when ctx ends go through the guest too.
 	guestCtx, cancelGuest := context.WithCancel(context.WithoutCancel(ctx))
@@ -270,24 +289,15 @@ func (g *Gadget) Run(ctx context.Context, opts RunOptions) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	lopts := loader.Options{Params: values, RingBufferSize: opts.RingBufferSize,
-		MinRingBufferSize: loader.DefaultMinRingBufferSize, Interfaces: opts.Interfaces}
-	if len(opts.MountNamespaces) > 0 {
-		m, err := g.mntnsFilter(opts.MountNamespaces)
-		if err != nil {
-			return nil, err
-		}
-		defer m.Close()
-		lopts.MapReplacements = map[string]*ebpf.Map{mntnsFilterMap: m}
-		lopts.Constants = map[string]any{mntnsFilterOn: true}
-	}
-	cs.loaderOptions(&lopts)
-	lopts.BTFCache = kernelBTF
+	lopts.Params = values
 	bootOffset, err := decode.BootOffset()
 	if err != nil {
 		return nil, fmt.Errorf("%s: read clocks: %w", g.name, err)
 	}
-	inst, err := loader.Load(&spec, lopts)
+	inst, loaded, err := early.take(spec.Metadata, pl.params)
+	if !loaded {
+		inst, err = loader.Load(&spec, lopts)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", g.name, err)
 	}

@@ -401,6 +401,32 @@ func TestWasmEndlessLoopIsCut(t *testing.T) {
 	}
 }
 
+// TestWasmConfigBeforeLoad: a module's gadgetPreStart changes the
+// configuration before the eBPF collection is loaded, even though the
+// runtime starts loading it while the module compiles (the collection
+// loaded ahead of time is then dropped). The module disables the only
+// program: getppid(2) calls must produce no event. The same calls with the
+// burst gadget show that they would.
+func TestWasmConfigBeforeLoad(t *testing.T) {
+	for _, tc := range []struct {
+		gadget string
+		want   bool
+	}{{"burst", true}, {"wasmconfig", false}} {
+		t.Run(tc.gadget, func(t *testing.T) {
+			g := testGadget(t, tc.gadget)
+			// Calls again after 3 s: by then the run is up, even with a
+			// cold compilation of the module on a busy machine.
+			child := getppidChild(100)
+			child.Env = append(child.Env, "IG_RUNTIME_TEST_GETPPID_PAUSE=3s", "IG_RUNTIME_TEST_GETPPID_AGAIN=100")
+			_, out := runGadget(t, g, runtime.RunOptions{ParamValues: map[string]string{"comm": "runtime.test"}}, child)
+			evs, _ := parse(t, out)
+			if got := len(evs) > 0; got != tc.want {
+				t.Fatalf("%d events; want events: %v", len(evs), tc.want)
+			}
+		})
+	}
+}
+
 // TestWasmSeesEnrichment: events reach the Wasm module with the container
 // fields filled in.
 func TestWasmSeesEnrichment(t *testing.T) {

@@ -1,0 +1,88 @@
+package runtime
+
+import (
+	"maps"
+	"reflect"
+
+	"github.com/gadgetkit/ig/internal/datasource"
+	"github.com/gadgetkit/ig/internal/filter"
+	"github.com/gadgetkit/ig/internal/gadgetspec"
+	"github.com/gadgetkit/ig/internal/loader"
+	"github.com/gadgetkit/ig/internal/metadata"
+)
+
+// earlyLoad is the eBPF collection of a run with a Wasm module, loaded in
+// the background while the module compiles and runs gadgetInit and
+// gadgetPreStart, instead of after them: the load (programs through the
+// verifier, maps created, CO-RE against the kernel's BTF) is then off the
+// path to the first event, which the module's compilation already sets.
+//
+// It is a guess at what the run will load: the user's params plus those
+// the filters push into the kernel, resolved against the datasources of
+// the eBPF program (the module's fields are not known yet), and the
+// gadget's configuration as gadget.yaml has it. The run takes the
+// collection only if the guess held: a module whose gadgetPreStart
+// changes the configuration (setConfig), or a plan with other params,
+// gets a collection loaded afresh, and this one is closed unused.
+type earlyLoad struct {
+	done   chan struct{}
+	inst   *loader.Gadget
+	err    error
+	params map[string]string // the params it was loaded with
+	config map[string]any    // the configuration it was loaded with
+	taken  bool
+}
+
+// loadEarly starts loading spec with lopts in the background; nil when
+// the params cannot be known before the Wasm module runs (a filter names
+// a field the module adds, or a value does not parse: the plan reports
+// that).
+func (g *Gadget) loadEarly(run *runState, spec gadgetspec.Spec, lopts loader.Options, opts RunOptions) *earlyLoad {
+	dss := make([]*datasource.DataSource, 0, len(g.DataSources()))
+	for _, ds := range g.DataSources() {
+		dss = append(dss, run.ds[ds])
+	}
+	filters, err := filter.Compile(dss, opts.Filters)
+	if err != nil {
+		return nil
+	}
+	params := g.kernelParams(opts.ParamValues, filters)
+	if lopts.Params, err = g.parseParams(params); err != nil {
+		return nil
+	}
+	// Its own copy of the configuration: the module changes the run's.
+	spec.Metadata = spec.Metadata.Clone()
+	e := &earlyLoad{done: make(chan struct{}), params: params, config: spec.Metadata.Config}
+	go func() {
+		defer close(e.done)
+		e.inst, e.err = loader.Load(&spec, lopts)
+	}()
+	return e
+}
+
+// take waits for the load and hands its outcome over (loaded true) if it
+// was made with the configuration meta and the params the run now has;
+// otherwise loaded is false and the caller loads itself.
+func (e *earlyLoad) take(meta *metadata.Gadget, params map[string]string) (inst *loader.Gadget, loaded bool, err error) {
+	if e == nil {
+		return nil, false, nil
+	}
+	<-e.done
+	if !maps.Equal(e.params, params) || !reflect.DeepEqual(e.config, meta.Config) {
+		return nil, false, nil
+	}
+	e.taken = true
+	return e.inst, true, e.err
+}
+
+// close waits for the load and closes the collection if the run did not
+// take it.
+func (e *earlyLoad) close() {
+	if e == nil {
+		return
+	}
+	<-e.done
+	if !e.taken && e.inst != nil {
+		e.inst.Close()
+	}
+}
