@@ -13,6 +13,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"iter"
 	"slices"
 	"strings"
 
@@ -302,32 +303,8 @@ func VerifyResolve(ctx context.Context, s *Store, ref string, publicKeysPEM [][]
 	var desc ocispec.Descriptor
 	err = s.read(ctx, func(snap *snapshot) error {
 		var err error
-		desc, err = snap.resolve(ctx, r)
-		if errors.Is(err, errdef.ErrNotFound) {
-			return s.notFound(r.String())
-		} else if err != nil {
-			return err
-		}
-		sigs := s.signatures(ctx, snap, r, desc)
-		if len(sigs) == 0 {
-			return &remoteError{kind: ErrNotSigned, cause: ErrNotSigned, msg: fmt.Sprintf(
-				"image %s is not signed (no %s tag or referrer signature in the local store; pull it with its signature, or run with --verify-image=false)",
-				name, SignatureTag(desc.Digest))}
-		}
-		var first error
-		for _, sig := range sigs {
-			err := verifySignature(ctx, snap, sig, desc, keys, name)
-			if err == nil {
-				return nil
-			}
-			if first == nil {
-				first = err
-			}
-		}
-		if len(sigs) > 1 {
-			return &remoteError{msg: fmt.Sprintf("%s (and %d other signatures did not verify either)", first, len(sigs)-1), kind: first, cause: first}
-		}
-		return first
+		desc, err = s.verify(ctx, snap, r, keys)
+		return err
 	})
 	if err != nil {
 		return ocispec.Descriptor{}, err
@@ -335,25 +312,67 @@ func VerifyResolve(ctx context.Context, s *Store, ref string, publicKeysPEM [][]
 	return desc, nil
 }
 
-// signatures returns the signatures of image in snap, in the order they
-// are tried: legacy tags, then referrers by digest.
-func (s *Store) signatures(ctx context.Context, snap *snapshot, r Reference, image ocispec.Descriptor) []ocispec.Descriptor {
-	var sigs []ocispec.Descriptor
-	repos := []string{r.Name()}
-	if src := image.Annotations[AnnotationSource]; src != "" && src != r.Name() {
-		repos = append(repos, src)
+// verify is [VerifyResolve] on snap, with the keys parsed.
+func (s *Store) verify(ctx context.Context, snap *snapshot, r Reference, keys []*ecdsa.PublicKey) (ocispec.Descriptor, error) {
+	name := s.resolver.Display(r.String())
+	desc, err := snap.resolve(ctx, r)
+	if errors.Is(err, errdef.ErrNotFound) {
+		return ocispec.Descriptor{}, s.notFound(r.String())
+	} else if err != nil {
+		return ocispec.Descriptor{}, err
 	}
-	for _, repo := range repos {
-		sr, err := s.resolver.Parse(repo + ":" + SignatureTag(image.Digest))
-		if err != nil {
-			continue
+	var first error
+	n := 0
+	for sig := range s.signatures(ctx, snap, r, desc) {
+		n++
+		err := verifySignature(ctx, snap, sig, desc, keys, name)
+		if err == nil {
+			return desc, nil
 		}
-		if d, err := snap.resolve(ctx, sr); err == nil {
-			sigs = append(sigs, d)
-			break
+		if first == nil {
+			first = err
 		}
 	}
-	return append(sigs, snap.signatureReferrers(ctx, image.Digest)...)
+	switch {
+	case n == 0:
+		return ocispec.Descriptor{}, &remoteError{kind: ErrNotSigned, cause: ErrNotSigned, msg: fmt.Sprintf(
+			"image %s is not signed (no %s tag or referrer signature in the local store; pull it with its signature, or run with --verify-image=false)",
+			name, SignatureTag(desc.Digest))}
+	case n > 1:
+		return ocispec.Descriptor{}, &remoteError{msg: fmt.Sprintf("%s (and %d other signatures did not verify either)", first, n-1), kind: first, cause: first}
+	}
+	return ocispec.Descriptor{}, first
+}
+
+// signatures yields the signatures of image in snap, in the order they
+// are tried: the legacy tag, then referrers by digest. The referrers,
+// which take reading every untagged manifest of the store, are only
+// looked for once the legacy tag, if any, has been tried and more is
+// asked for.
+func (s *Store) signatures(ctx context.Context, snap *snapshot, r Reference, image ocispec.Descriptor) iter.Seq[ocispec.Descriptor] {
+	return func(yield func(ocispec.Descriptor) bool) {
+		repos := []string{r.Name()}
+		if src := image.Annotations[AnnotationSource]; src != "" && src != r.Name() {
+			repos = append(repos, src)
+		}
+		for _, repo := range repos {
+			sr, err := s.resolver.Parse(repo + ":" + SignatureTag(image.Digest))
+			if err != nil {
+				continue
+			}
+			if d, err := snap.resolve(ctx, sr); err == nil {
+				if !yield(d) {
+					return
+				}
+				break
+			}
+		}
+		for _, d := range snap.signatureReferrers(ctx, image.Digest) {
+			if !yield(d) {
+				return
+			}
+		}
+	}
 }
 
 // signatureReferrers returns the untagged manifests of the store whose

@@ -9,6 +9,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -580,6 +581,62 @@ func TestVerifyReferrerSignatures(t *testing.T) {
 			t.Fatalf("got %v", err)
 		}
 	})
+}
+
+// countingStorage counts the blobs fetched from the storage it wraps.
+type countingStorage struct {
+	content.ReadOnlyStorage
+	fetched map[digest.Digest]int
+}
+
+func (c *countingStorage) Fetch(ctx context.Context, d ocispec.Descriptor) (io.ReadCloser, error) {
+	c.fetched[d.Digest]++
+	return c.ReadOnlyStorage.Fetch(ctx, d)
+}
+
+// TestVerifyReadsReferrersOnlyIfNeeded: a legacy signature that verifies
+// is enough, and the referrers (every untagged manifest of the store) are
+// then not read; they are when it does not verify.
+func TestVerifyReadsReferrersOnlyIfNeeded(t *testing.T) {
+	ctx := context.Background()
+	priv, pub := testKeys(t)
+	otherPriv, otherPub := testKeys(t)
+	const ref = "localhost:5000/gadgets/signed:v1"
+	s := openTestStore(t)
+	img, err := s.Put(ctx, ref, fakeArtifact("signed"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Sign(ctx, s, ref, priv); err != nil {
+		t.Fatal(err)
+	}
+	referrer := referrerSignature(t, formCosign, otherPriv, img, img.Digest, 1)
+	storeReferrer(t, s, referrer)
+	r, err := s.resolver.Parse(ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		key       []byte
+		referrers int // fetches of the referrer's manifest
+	}{{pub, 0}, {otherPub, 2}} { // read when listed, and when verified
+		snap, err := s.snapshot()
+		if err != nil {
+			t.Fatal(err)
+		}
+		counter := &countingStorage{ReadOnlyStorage: snap.storage, fetched: map[digest.Digest]int{}}
+		snap.storage = counter
+		keys, err := parsePublicKeys(tc.key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d, err := s.verify(ctx, snap, r, keys); err != nil || d.Digest != img.Digest {
+			t.Fatalf("verify: %v %v", d.Digest, err)
+		}
+		if n := counter.fetched[referrer[0].d.Digest]; n != tc.referrers {
+			t.Errorf("referrer manifest read %d times, want %d", n, tc.referrers)
+		}
+	}
 }
 
 // TestReferrerSignaturesRemote: signatures stored as referrers travel
