@@ -10,43 +10,50 @@ import (
 // registry.DefaultStorePath).
 const EnvRegistryPrefix = "IG_REGISTRY_PREFIX"
 
-// config reads the configuration file: $IG_CONFIG, else the default one if
-// it exists (see registry.ConfigPath).
-func config(env Env) (registry.Config, error) {
-	return registry.LoadConfig(env.Getenv(registry.EnvConfig))
+// settings are what a command takes from the configuration file and the
+// environment. A command reads them once, with loadSettings, and hands
+// them to what needs them.
+type settings struct {
+	config   registry.Config
+	resolver registry.Resolver
 }
 
-// resolver resolves short names with $IG_REGISTRY_PREFIX, else the
-// configured registry.default, else registry.DefaultPrefix.
-func resolver(env Env) (registry.Resolver, error) {
-	if p := env.Getenv(EnvRegistryPrefix); p != "" {
-		return registry.Resolver{Prefix: p}, nil
-	}
-	cfg, err := config(env)
+// loadSettings reads the configuration file ($IG_CONFIG, else the default
+// one if it exists, see registry.ConfigPath). Short names resolve with
+// $IG_REGISTRY_PREFIX, else the configured registry.default, else
+// registry.DefaultPrefix.
+func loadSettings(env Env) (settings, error) {
+	cfg, err := registry.LoadConfig(env.Getenv(registry.EnvConfig))
 	if err != nil {
-		return registry.Resolver{}, err
+		return settings{}, err
 	}
-	return registry.Resolver{Prefix: cfg.Default}, nil
+	res := registry.Resolver{Prefix: cfg.Default}
+	if p := env.Getenv(EnvRegistryPrefix); p != "" {
+		res.Prefix = p
+	}
+	return settings{config: cfg, resolver: res}, nil
 }
 
+// openStore opens the local store, for a command that needs nothing else
+// of the settings.
 func openStore(env Env) (*registry.Store, error) {
-	res, err := resolver(env)
+	set, err := loadSettings(env)
 	if err != nil {
 		return nil, err
 	}
-	return registry.Open(registry.DefaultStorePath(), registry.WithResolver(res))
+	return set.openStore()
+}
+
+func (s settings) openStore() (*registry.Store, error) {
+	return registry.Open(registry.DefaultStorePath(), registry.WithResolver(s.resolver))
 }
 
 // openStoreRef opens the local store and checks that image is a valid name.
-func openStoreRef(env Env, image string) (*registry.Store, string, error) {
-	res, err := resolver(env)
-	if err != nil {
+func (s settings) openStoreRef(image string) (*registry.Store, string, error) {
+	if _, err := s.resolver.Parse(image); err != nil {
 		return nil, "", err
 	}
-	if _, err := res.Parse(image); err != nil {
-		return nil, "", err
-	}
-	st, err := registry.Open(registry.DefaultStorePath(), registry.WithResolver(res))
+	st, err := s.openStore()
 	if err != nil {
 		return nil, "", err
 	}
@@ -55,12 +62,8 @@ func openStoreRef(env Env, image string) (*registry.Store, string, error) {
 
 // remoteOptions completes o with the configured insecure registries and
 // mirrors.
-func remoteOptions(env Env, o registry.RemoteOptions) (registry.RemoteOptions, error) {
-	cfg, err := config(env)
-	if err != nil {
-		return o, err
-	}
-	o.Insecure = append(o.Insecure, cfg.Insecure...)
-	o.Mirrors = cfg.Mirrors
-	return o, nil
+func (s settings) remoteOptions(o registry.RemoteOptions) registry.RemoteOptions {
+	o.Insecure = append(o.Insecure, s.config.Insecure...)
+	o.Mirrors = s.config.Mirrors
+	return o
 }

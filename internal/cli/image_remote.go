@@ -48,12 +48,12 @@ func (f *remoteFlags) register(fs *pflag.FlagSet) {
 
 // options are the flags' remote options, completed with the configured
 // insecure registries and mirrors.
-func (f *remoteFlags) options(env Env) (registry.RemoteOptions, error) {
+func (f *remoteFlags) options(env Env, set settings) registry.RemoteOptions {
 	o := registry.RemoteOptions{AuthFile: f.authFile, Insecure: f.insecure, CACert: f.caCert}
 	if isTerminal(env.Stdout) {
 		o.Progress = env.Stderr
 	}
-	return remoteOptions(env, o)
+	return set.remoteOptions(o)
 }
 
 func isTerminal(w io.Writer) bool {
@@ -83,15 +83,15 @@ func newTransferCmd(env Env, use, short, done string,
 		Short: short,
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			st, err := openStore(env)
+			set, err := loadSettings(env)
 			if err != nil {
 				return err
 			}
-			opts, err := rf.options(env)
+			st, err := set.openStore()
 			if err != nil {
 				return err
 			}
-			desc, err := transfer(cmd.Context(), st, args[0], opts)
+			desc, err := transfer(cmd.Context(), st, args[0], rf.options(env, set))
 			if err != nil {
 				return err
 			}
@@ -168,11 +168,11 @@ func newImageLoginCmd(env Env) *cobra.Command {
 			if user == "" {
 				return errors.New("login: --username is required")
 			}
-			opts, err := rf.options(env)
+			set, err := loadSettings(env)
 			if err != nil {
 				return err
 			}
-			path, err := registry.Login(cmd.Context(), args[0], user, password, opts)
+			path, err := registry.Login(cmd.Context(), args[0], user, password, rf.options(env, set))
 			if err != nil {
 				return err
 			}
@@ -315,11 +315,11 @@ func pullPolicy(fs *pflag.FlagSet, args []string) (string, []string, error) {
 // Credentials come from the default auth file ($REGISTRY_AUTH_FILE), plain
 // HTTP registries from $IG_INSECURE_REGISTRIES and the configuration file,
 // which also names mirrors.
-func applyPullPolicy(ctx context.Context, env Env, policy, image string) error {
+func applyPullPolicy(ctx context.Context, env Env, set settings, policy, image string) error {
 	if policy == PullNever {
 		return nil
 	}
-	st, ref, err := openStoreRef(env, image)
+	st, ref, err := set.openStoreRef(image)
 	if err != nil {
 		return err
 	}
@@ -334,10 +334,7 @@ func applyPullPolicy(ctx context.Context, env Env, policy, image string) error {
 	if v := env.Getenv(EnvInsecureRegistries); v != "" {
 		opts.Insecure = strings.Split(v, ",")
 	}
-	if opts, err = remoteOptions(env, opts); err != nil {
-		return err
-	}
-	if _, err := registry.Pull(ctx, st, ref, opts); err != nil {
+	if _, err := registry.Pull(ctx, st, ref, set.remoteOptions(opts)); err != nil {
 		if local != nil {
 			return fmt.Errorf("%w; %v", local, err)
 		}
@@ -363,12 +360,16 @@ func openGadgetPulling(ctx context.Context, env Env, fs *pflag.FlagSet, args []s
 	if err != nil {
 		return nil, err
 	}
-	if err := applyPullPolicy(ctx, env, policy, *image); err != nil {
-		return nil, err
-	}
-	load, err := checkImagePolicy(ctx, env, ip, *image)
+	set, err := loadSettings(env)
 	if err != nil {
 		return nil, err
 	}
-	return openGadgetAt(ctx, env, *image, load)
+	if err := applyPullPolicy(ctx, env, set, policy, *image); err != nil {
+		return nil, err
+	}
+	load, err := checkImagePolicy(ctx, env, set, ip, *image)
+	if err != nil {
+		return nil, err
+	}
+	return openGadgetAt(ctx, set, *image, load)
 }

@@ -220,12 +220,16 @@ func (v *paramValue) Set(s string) error {
 
 // openGadget resolves image in the local store and describes it.
 func openGadget(ctx context.Context, env Env, image string) (*runtime.Gadget, error) {
-	return openGadgetAt(ctx, env, image, image)
+	set, err := loadSettings(env)
+	if err != nil {
+		return nil, err
+	}
+	return openGadgetAt(ctx, set, image, image)
 }
 
 // openGadgetAt is openGadget loading ref (e.g. image pinned to a digest).
-func openGadgetAt(ctx context.Context, env Env, image, ref string) (*runtime.Gadget, error) {
-	st, ref, err := openStoreRef(env, ref)
+func openGadgetAt(ctx context.Context, set settings, image, ref string) (*runtime.Gadget, error) {
+	st, ref, err := set.openStoreRef(ref)
 	if err != nil {
 		return nil, err
 	}

@@ -1,0 +1,65 @@
+package cli_test
+
+import (
+	"bytes"
+	"context"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/gadgetkit/ig/internal/cli"
+	"github.com/gadgetkit/ig/registry"
+)
+
+// TestConfigReadOnce: a command reads the configuration file once, however
+// many steps (open the store, pull, check the image policy, load) use it.
+func TestConfigReadOnce(t *testing.T) {
+	t.Setenv("IG_OCI_STORE", filepath.Join(t.TempDir(), "oci-store"))
+	// A registry that is down: every remote call fails at once.
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	down := l.Addr().String()
+	l.Close()
+	image := down + "/gadgets/g:v1"
+	config := filepath.Join(t.TempDir(), "config.yaml")
+	if err := os.WriteFile(config, []byte("registry:\n  insecure: ["+down+"]\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	st, err := registry.Open(os.Getenv("IG_OCI_STORE"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Put(context.Background(), image, &registry.Artifact{Programs: map[string][]byte{"amd64": []byte("not ELF"), "arm64": []byte("not ELF")}}); err != nil {
+		t.Fatal(err)
+	}
+
+	for _, args := range [][]string{
+		{"image", "list"},
+		{"image", "push", image},
+		{"image", "pull", image},
+		{"run", down + "/gadgets/missing:v1"}, // pulled: fails
+		{"run", image, "--pull", "never"},     // loaded: fails (not an ELF)
+	} {
+		t.Run(strings.Join(args, " "), func(t *testing.T) {
+			reads := 0
+			var stdout, stderr bytes.Buffer
+			env := cli.Env{Stdout: &stdout, Stderr: &stderr, Getenv: func(k string) string {
+				if k == registry.EnvConfig {
+					reads++
+					return config
+				}
+				return ""
+			}}
+			cmd := cli.NewIG(env)
+			cmd.SetArgs(args)
+			err := cmd.ExecuteContext(context.Background())
+			if reads != 1 {
+				t.Errorf("configuration read %d times, want 1 (command error: %v)", reads, err)
+			}
+		})
+	}
+}
