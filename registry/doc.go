@@ -63,8 +63,10 @@
 // Signatures live next to the images they sign, so that images can be
 // verified offline ([Verify]): tagged <repository>:sha256-<hex>.sig
 // (cosign's legacy tag), or as untagged OCI 1.1 referrers (cosign's
-// referrer form, Sigstore bundles). [Store.Remove] drops them, and the
-// blobs only they used, when the last tag of their image goes.
+// referrer form, Sigstore bundles). A transaction drops them, and the
+// blobs only they used, when the last tag of their image goes: removed
+// ([Store.Remove]) or moved to another image ([Store.Put], [Store.Tag],
+// [Pull], [Import]).
 //
 // index.json can therefore also be read without the lock by other tools:
 // it is always a complete document.

@@ -128,11 +128,15 @@ func TestSignVerify(t *testing.T) {
 		if _, err := Sign(ctx, s, ref, priv); err != nil {
 			t.Fatal(err)
 		}
+		const repo = "localhost:5000/gadgets/signed:"
+		// A keeps a tag, so that its signature stays in the store.
+		if err := s.Tag(ctx, ref, repo+"a"); err != nil {
+			t.Fatal(err)
+		}
 		b, err := s.Put(ctx, ref, fakeArtifact("tampered"))
 		if err != nil {
 			t.Fatal(err)
 		}
-		const repo = "localhost:5000/gadgets/signed:"
 		if err := s.Tag(ctx, repo+SignatureTag(a.Digest), repo+SignatureTag(b.Digest)); err != nil {
 			t.Fatal(err)
 		}
@@ -270,6 +274,63 @@ func TestRemoveDropsSignature(t *testing.T) {
 	}
 	if idx := readIndexJSON(t, s); len(idx.Manifests) != 0 {
 		t.Errorf("index.json not empty: %+v", idx.Manifests)
+	}
+}
+
+// TestMovedTagDropsSignature: when the last tag of a signed image moves
+// to another image (Put, Tag), the image's signature and attestation go
+// with their blobs, as on Remove; while another tag still points to the
+// image, they stay.
+func TestMovedTagDropsSignature(t *testing.T) {
+	ctx := context.Background()
+	priv, _ := testKeys(t)
+	const (
+		repo  = "localhost:5000/gadgets/signed"
+		ref   = repo + ":v1"
+		other = "localhost:5000/mirror/signed:v1"
+	)
+	s := openTestStore(t)
+	a, err := s.Put(ctx, ref, fakeArtifact("a"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sig, err := Sign(ctx, s, ref, priv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sigRef := repo + ":" + SignatureTag(a.Digest)
+	attRef := strings.TrimSuffix(sigRef, ".sig") + ".att"
+	if err := s.Tag(ctx, sigRef, attRef); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Tag(ctx, ref, other); err != nil {
+		t.Fatal(err)
+	}
+
+	// ref moves: other still points to the image.
+	if _, err := s.Put(ctx, ref, fakeArtifact("b")); err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range []string{sigRef, attRef} {
+		if d, err := s.Resolve(ctx, r); err != nil || d.Digest != sig.Digest {
+			t.Fatalf("%s dropped while %s still tags the image: %v", r, other, err)
+		}
+	}
+
+	// other moves too: nothing of the first image is left.
+	if err := s.Tag(ctx, ref, other); err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range []string{sigRef, attRef} {
+		if _, err := s.Resolve(ctx, r); !errors.Is(err, ErrNotFound) {
+			t.Errorf("%s left after its image lost its last tag: %v", r, err)
+		}
+	}
+	if idx := readIndexJSON(t, s); len(idx.Manifests) != 2 {
+		t.Errorf("index.json has %d entries, want the two tags of the second image: %+v", len(idx.Manifests), idx.Manifests)
+	}
+	if _, err := os.Stat(filepath.Join(s.Path(), "blobs", "sha256", sig.Digest.Encoded())); !os.IsNotExist(err) {
+		t.Errorf("signature manifest blob left: %v", err)
 	}
 }
 
@@ -636,6 +697,51 @@ func TestVerifyReadsReferrersOnlyIfNeeded(t *testing.T) {
 		if n := counter.fetched[referrer[0].d.Digest]; n != tc.referrers {
 			t.Errorf("referrer manifest read %d times, want %d", n, tc.referrers)
 		}
+	}
+}
+
+// TestPullMovedTagDropsSignature: pulling a tag that the registry moved
+// to another image replaces the signature pulled with the previous image.
+func TestPullMovedTagDropsSignature(t *testing.T) {
+	ctx := context.Background()
+	reg := testutil.StartRegistry(t, filepath.Join(t.TempDir(), "registry"))
+	opts := RemoteOptions{Insecure: []string{reg.Plain}}
+	priv, pub := testKeys(t)
+	ref := reg.Plain + "/gadgets/moving:v1"
+	r, err := ParseReference(ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	src, s := openTestStore(t), openTestStore(t)
+	var sigs []ocispec.Descriptor
+	for _, name := range []string{"a", "b"} {
+		if _, err := src.Put(ctx, ref, fakeArtifact(name)); err != nil {
+			t.Fatal(err)
+		}
+		sig, err := Sign(ctx, src, ref, priv)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sigs = append(sigs, sig)
+		if _, err := Push(ctx, src, ref, opts); err != nil {
+			t.Fatal(err)
+		}
+		img, err := Pull(ctx, s, ref, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := Verify(ctx, s, ref, [][]byte{pub}); err != nil {
+			t.Fatal(err)
+		}
+		if d, err := s.Resolve(ctx, r.Name()+":"+SignatureTag(img.Digest)); err != nil || d.Digest != sig.Digest {
+			t.Fatalf("signature of %s: %v %v", name, d.Digest, err)
+		}
+	}
+	if idx := readIndexJSON(t, s); len(idx.Manifests) != 2 {
+		t.Errorf("index.json has %d entries, want the image and its signature: %+v", len(idx.Manifests), idx.Manifests)
+	}
+	if _, err := os.Stat(filepath.Join(s.Path(), "blobs", "sha256", sigs[0].Digest.Encoded())); !os.IsNotExist(err) {
+		t.Errorf("blob of the first image's signature left: %v", err)
 	}
 }
 

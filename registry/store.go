@@ -236,7 +236,9 @@ func (s *Store) List(ctx context.Context) ([]ImageInfo, error) {
 // in any repository, goes too: its signature (the cosign legacy tag
 // sha256-<hex>.sig kept for offline verification, see [Sign] and [Pull]),
 // cosign's .att and .sbom tags and the OCI referrers fallback tag
-// sha256-<hex>. Blobs no longer reachable from any tag are deleted.
+// sha256-<hex>. The same happens to an image whose last tag is moved to
+// another image by [Store.Put], [Store.Tag], [Pull] or [Import]. Blobs no
+// longer reachable from any tag are deleted.
 func (s *Store) Remove(ctx context.Context, ref string) error {
 	r, err := s.resolver.Parse(ref)
 	if err != nil {
@@ -247,25 +249,27 @@ func (s *Store) Remove(ctx context.Context, ref string) error {
 		if len(tags) == 0 {
 			return s.notFound(r.String())
 		}
-		var untagged []digest.Digest
-		for _, d := range t.index.Manifests {
-			if slices.Contains(tags, d.Annotations[ocispec.AnnotationRefName]) {
-				untagged = append(untagged, d.Digest)
-			}
-		}
 		t.untag(tags...)
-		t.untagAttachments(untagged)
 		return nil
 	})
 }
 
 // untagAttachments untags the attachments (see [isAttachmentTag]) of each
-// digest that no tag points to any more.
-func (t *txn) untagAttachments(digests []digest.Digest) {
-	for _, dg := range digests {
-		if slices.ContainsFunc(t.index.Manifests, func(d ocispec.Descriptor) bool {
-			return d.Digest == dg && d.Annotations[ocispec.AnnotationRefName] != ""
-		}) {
+// digest that was tagged when the transaction began and is no more: an
+// image removed, or whose last tag now points to another image.
+func (t *txn) untagAttachments() {
+	tagged := func(idx ocispec.Index) map[digest.Digest]bool {
+		m := map[digest.Digest]bool{}
+		for _, d := range idx.Manifests {
+			if d.Annotations[ocispec.AnnotationRefName] != "" {
+				m[d.Digest] = true
+			}
+		}
+		return m
+	}
+	now := tagged(t.index)
+	for dg := range tagged(t.before.index) {
+		if now[dg] {
 			continue // still tagged: its signature is still needed
 		}
 		var refs []string
@@ -596,6 +600,7 @@ func (s *Store) update(ctx context.Context, fn func(context.Context, *txn) error
 	if err := fn(ctx, t); err != nil {
 		return err
 	}
+	t.untagAttachments()
 	if err := ctx.Err(); err != nil {
 		return err
 	}
