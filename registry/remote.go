@@ -336,60 +336,61 @@ func Push(ctx context.Context, s *Store, ref string, opts PushOptions) (ocispec.
 	if err != nil {
 		return ocispec.Descriptor{}, err
 	}
-	fail := func(err error) (ocispec.Descriptor, error) {
-		return ocispec.Descriptor{}, fmt.Errorf("push %s: %w", r, err)
-	}
-	desc, err := s.Resolve(ctx, r.String())
-	if err != nil {
-		return fail(err)
-	}
-	desc = ocispec.Descriptor{MediaType: desc.MediaType, Digest: desc.Digest, Size: desc.Size}
-	repo, hasCreds, err := opts.repository(r)
-	if err != nil {
-		return fail(err)
-	}
-	var referrers []ocispec.Descriptor
-	if err := s.read(ctx, func(snap *snapshot) error {
-		referrers = snap.signatureReferrers(ctx, desc.Digest)
-		return nil
-	}); err != nil {
-		return fail(err)
-	}
-	err = s.View(ctx, func(src oras.ReadOnlyGraphTarget) error {
-		if err := oras.CopyGraph(ctx, src, repo, desc, progressOptions(opts.Progress)); err != nil {
-			return err
-		}
-		if r.Tag != "" {
-			if err := repo.Tag(ctx, desc, r.Tag); err != nil {
-				return err
-			}
-		}
-		// After the image: a registry may refuse a subject it lacks. One
-		// without the referrers API gets the sha256-<hex> tag (oras-go
-		// maintains it).
-		for _, d := range referrers {
-			if err := oras.CopyGraph(ctx, src, repo, d, progressOptions(opts.Progress)); err != nil {
-				return err
-			}
-		}
-		// The signature made by Sign (or pulled with the image), if any.
-		sigTag := SignatureTag(desc.Digest)
-		sigDesc, err := src.Resolve(ctx, r.Name()+":"+sigTag)
+	// One snapshot of the store, under the shared lock for the whole push:
+	// the image, its referrers and its signature tag as they were together.
+	var desc ocispec.Descriptor
+	err = s.read(ctx, func(snap *snapshot) error {
+		d, err := snap.resolve(ctx, r)
 		if errors.Is(err, errdef.ErrNotFound) {
-			return nil
+			return s.notFound(r.String())
 		} else if err != nil {
 			return err
 		}
-		sigDesc = ocispec.Descriptor{MediaType: sigDesc.MediaType, Digest: sigDesc.Digest, Size: sigDesc.Size}
-		if err := oras.CopyGraph(ctx, src, repo, sigDesc, progressOptions(opts.Progress)); err != nil {
+		desc = ocispec.Descriptor{MediaType: d.MediaType, Digest: d.Digest, Size: d.Size}
+		repo, hasCreds, err := opts.repository(r)
+		if err != nil {
 			return err
 		}
-		return repo.Tag(ctx, sigDesc, sigTag)
+		return classify(pushFrom(ctx, snap, repo, r, desc, opts.Progress), r.Registry, hasCreds)
 	})
 	if err != nil {
-		return fail(classify(err, r.Registry, hasCreds))
+		return ocispec.Descriptor{}, fmt.Errorf("push %s: %w", r, err)
 	}
 	return desc, nil
+}
+
+// pushFrom copies desc, its signature referrers and its legacy signature
+// tag from snap to repo, and tags desc there as r.
+func pushFrom(ctx context.Context, snap *snapshot, repo *remote.Repository, r Reference, desc ocispec.Descriptor, progress io.Writer) error {
+	if err := oras.CopyGraph(ctx, snap.storage, repo, desc, progressOptions(progress)); err != nil {
+		return err
+	}
+	if r.Tag != "" {
+		if err := repo.Tag(ctx, desc, r.Tag); err != nil {
+			return err
+		}
+	}
+	// After the image: a registry may refuse a subject it lacks. One
+	// without the referrers API gets the sha256-<hex> tag (oras-go
+	// maintains it).
+	for _, d := range snap.signatureReferrers(ctx, desc.Digest) {
+		if err := oras.CopyGraph(ctx, snap.storage, repo, d, progressOptions(progress)); err != nil {
+			return err
+		}
+	}
+	// The signature made by Sign (or pulled with the image), if any.
+	sigTag := SignatureTag(desc.Digest)
+	sigDesc, err := snap.resolve(ctx, Reference{Registry: r.Registry, Repository: r.Repository, Tag: sigTag})
+	if errors.Is(err, errdef.ErrNotFound) {
+		return nil
+	} else if err != nil {
+		return err
+	}
+	sigDesc = ocispec.Descriptor{MediaType: sigDesc.MediaType, Digest: sigDesc.Digest, Size: sigDesc.Size}
+	if err := oras.CopyGraph(ctx, snap.storage, repo, sigDesc, progressOptions(progress)); err != nil {
+		return err
+	}
+	return repo.Tag(ctx, sigDesc, sigTag)
 }
 
 // Login checks user and password against the registry host and, if they

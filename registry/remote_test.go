@@ -3,6 +3,7 @@ package registry
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/gadgetkit/ig/internal/testutil"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"golang.org/x/sys/unix"
 )
 
 // TestRemote runs against a real docker-registry pair (plain HTTP and
@@ -252,6 +254,92 @@ func TestRemote(t *testing.T) {
 			t.Fatalf("not pulled: %v", err)
 		}
 	})
+}
+
+// TestPushReadsIndexOnce: push reads index.json once, and copies the
+// image with both forms of signature from that one snapshot.
+func TestPushReadsIndexOnce(t *testing.T) {
+	ctx := context.Background()
+	reg := testutil.StartRegistry(t, filepath.Join(t.TempDir(), "registry"))
+	opts := RemoteOptions{Insecure: []string{reg.Plain}}
+	priv, pub := testKeys(t)
+	ref := reg.Plain + "/gadgets/pushed:v1"
+	src := openTestStore(t)
+	img, err := src.Put(ctx, ref, fakeArtifact("pushed"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sig, err := Sign(ctx, src, ref, priv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	referrer := referrerSignature(t, formBundle, priv, img, img.Digest, 1)
+	storeReferrer(t, src, referrer)
+
+	n := countOpens(t, filepath.Join(src.Path(), "index.json"), func() {
+		if _, err := Push(ctx, src, ref, opts); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if n != 1 {
+		t.Errorf("push opened index.json %d times, want 1", n)
+	}
+
+	s := openTestStore(t)
+	if _, err := Pull(ctx, s, ref, opts); err != nil {
+		t.Fatal(err)
+	}
+	r, _ := ParseReference(ref)
+	if d, err := s.Resolve(ctx, r.Name()+":"+SignatureTag(img.Digest)); err != nil || d.Digest != sig.Digest {
+		t.Errorf("legacy signature not pushed: %v %v", d.Digest, err)
+	}
+	err = s.read(ctx, func(snap *snapshot) error {
+		if got := snap.signatureReferrers(ctx, img.Digest); len(got) != 1 || got[0].Digest != referrer[0].d.Digest {
+			t.Errorf("referrers after the round trip: %v", got)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := Verify(ctx, s, ref, [][]byte{pub}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// countOpens returns how many times the file path was opened while fn
+// ran, as inotify saw it.
+func countOpens(t *testing.T, path string, fn func()) int {
+	t.Helper()
+	fd, err := unix.InotifyInit1(unix.IN_NONBLOCK | unix.IN_CLOEXEC)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(fd)
+	// Closes too: inotify merges an event into the previous one if they
+	// are the same, so open, open would count as one.
+	if _, err := unix.InotifyAddWatch(fd, path, unix.IN_OPEN|unix.IN_CLOSE); err != nil {
+		t.Fatal(err)
+	}
+	fn()
+	n := 0
+	buf := make([]byte, 64<<10)
+	for {
+		k, err := unix.Read(fd, buf)
+		if errors.Is(err, unix.EAGAIN) {
+			return n
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		// struct inotify_event: wd, mask, cookie, len, then len bytes of name.
+		for off := 0; off+unix.SizeofInotifyEvent <= k; {
+			if binary.NativeEndian.Uint32(buf[off+4:])&unix.IN_OPEN != 0 {
+				n++
+			}
+			off += unix.SizeofInotifyEvent + int(binary.NativeEndian.Uint32(buf[off+12:]))
+		}
+	}
 }
 
 // TestPullUnreachable checks the one-line error and that the store is left
