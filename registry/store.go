@@ -210,12 +210,8 @@ func (s *Store) List(ctx context.Context) ([]ImageInfo, error) {
 			if ref == "" || d.MediaType != ocispec.MediaTypeImageIndex {
 				continue
 			}
-			info := ImageInfo{Ref: ref, Repository: ref, Digest: d.Digest}
-			if name, dg, ok := strings.Cut(ref, "@"); ok && strings.HasPrefix(dg, d.Digest.Algorithm().String()+":") {
-				info.Repository = name
-			} else if i := strings.LastIndexByte(ref, ':'); i > strings.LastIndexByte(ref, '/') {
-				info.Repository, info.Tag = ref[:i], ref[i+1:]
-			}
+			info := ImageInfo{Ref: ref, Digest: d.Digest}
+			info.Repository, info.Tag = splitRef(ref)
 			// A broken image is still listed (without a date), so that
 			// it can be seen and removed; Load reports what is wrong.
 			var idx ocispec.Index
@@ -275,7 +271,7 @@ func (t *txn) untagAttachments() {
 		var refs []string
 		for _, d := range t.index.Manifests {
 			ref := d.Annotations[ocispec.AnnotationRefName]
-			if isAttachmentTag(tagOf(ref), dg) {
+			if _, tag := splitRef(ref); isAttachmentTag(tag, dg) {
 				refs = append(refs, ref)
 			}
 		}
@@ -291,16 +287,17 @@ func isAttachmentTag(tag string, d digest.Digest) bool {
 	return ok && (rest == "" || rest == ".sig" || rest == ".att" || rest == ".sbom")
 }
 
-// tagOf returns the tag of a normalised "registry/repository:tag"
-// reference, or "" for a digest reference.
-func tagOf(ref string) string {
-	if strings.Contains(ref, "@") {
-		return ""
+// splitRef splits a normalised reference, "registry/repository:tag" or
+// "registry/repository@<alg>:<hex>", into its repository and its tag ("" for
+// a digest reference, or a name without either).
+func splitRef(ref string) (repository, tag string) {
+	if name, dg, ok := strings.Cut(ref, "@"); ok && digest.Digest(dg).Validate() == nil {
+		return name, ""
 	}
 	if i := strings.LastIndexByte(ref, ':'); i > strings.LastIndexByte(ref, '/') {
-		return ref[i+1:]
+		return ref[:i], ref[i+1:]
 	}
-	return ""
+	return ref, ""
 }
 
 // View runs fn with a read-only oras target over the store, under the

@@ -433,6 +433,22 @@ func TestTagListRemove(t *testing.T) {
 	}
 }
 
+func TestSplitRef(t *testing.T) {
+	const dg = "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+	for _, tc := range []struct{ ref, repository, tag string }{
+		{"ghcr.io/gadgetkit/gadget/one:latest", "ghcr.io/gadgetkit/gadget/one", "latest"},
+		{"localhost:5000/copy:v2", "localhost:5000/copy", "v2"},
+		{"localhost:5000/copy@" + dg, "localhost:5000/copy", ""},
+		{"localhost:5000/copy:sha256-0123.sig", "localhost:5000/copy", "sha256-0123.sig"},
+		{"localhost:5000/copy", "localhost:5000/copy", ""}, // written by another tool
+		{"v1", "v1", ""},
+	} {
+		if repository, tag := splitRef(tc.ref); repository != tc.repository || tag != tc.tag {
+			t.Errorf("splitRef(%q) = %q, %q, want %q, %q", tc.ref, repository, tag, tc.repository, tc.tag)
+		}
+	}
+}
+
 // An untagged manifest whose subject is a stored image (a signature, say)
 // stays as long as the image does.
 func TestReferrersKept(t *testing.T) {
