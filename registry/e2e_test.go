@@ -326,6 +326,16 @@ func tamperManifest(t *testing.T, s *Store, ref string) (orig, tampered digest.D
 	return desc.Digest, id.Digest
 }
 
+// mirrorConfig writes an ig configuration file whose default prefix is on
+// the registry down, with mirrors of down and insecure registries (each
+// the inside of a YAML flow list) and a section that is not ig's, and
+// returns its path.
+func mirrorConfig(t *testing.T, down, mirrors, insecure string) string {
+	t.Helper()
+	return writeConfigFile(t, fmt.Sprintf("# ig configuration\nregistry:\n  default: %s/gadgets\n  mirrors:\n    %q: [%s]\n  insecure: [%s]\nother-section: {kept: for others}\n",
+		down, down, mirrors, insecure))
+}
+
 // TestRunThroughMirror: with a configuration file naming a default prefix
 // whose registry is down and mirrors for it, ig run SHORTNAME pulls from
 // the first mirror that answers, keeps the canonical name, verifies the
@@ -340,11 +350,7 @@ func TestRunThroughMirror(t *testing.T) {
 	ig := traceOpenAs(t, onMirror)
 	_, pub := signAndPush(t, ig, reg.Plain, onMirror)
 
-	writeConfig := func(mirrors string) string {
-		return writeConfigFile(t, fmt.Sprintf("# ig configuration\nregistry:\n  default: %s/gadgets\n  mirrors:\n    %q: [%s]\n  insecure: [%q]\nother-section: {kept: for others}\n",
-			down, down, mirrors, reg.Plain))
-	}
-	cfg := writeConfig(fmt.Sprintf("%q, %q", deadMirror, reg.Plain+"/ghcr"))
+	cfg := mirrorConfig(t, down, fmt.Sprintf("%q, %q", deadMirror, reg.Plain+"/ghcr"), fmt.Sprintf("%q", reg.Plain))
 	env := []string{"IG_CONFIG=" + cfg}
 
 	o := startOpener(t, 50*time.Millisecond)
@@ -371,9 +377,17 @@ func TestRunThroughMirror(t *testing.T) {
 	if _, stderr, err := runIG(igm, env, "image", "verify", "--public-key", pub, "trace_open"); err != nil {
 		t.Fatalf("verify: %v\n%s", err, stderr)
 	}
+}
+
+// TestMirrorConfigErrors: what ig prints when the registry and every
+// mirror are down, and for a broken configuration file. Neither needs a
+// kernel or a registry.
+func TestMirrorConfigErrors(t *testing.T) {
+	down, deadMirror := freeAddr(t), freeAddr(t)
+	canonical := down + "/gadgets/trace_open:latest"
 
 	// No mirror that has it: the registry's own error, then the mirrors'.
-	_, stderr, err = runIG(testutil.NewCmd(t), []string{"IG_CONFIG=" + writeConfig(fmt.Sprintf("%q", deadMirror))},
+	_, stderr, err := runIG(testutil.NewCmd(t), []string{"IG_CONFIG=" + mirrorConfig(t, down, fmt.Sprintf("%q", deadMirror), "")},
 		"image", "pull", "trace_open")
 	want := fmt.Sprintf("pull %s: registry %s unreachable: connection refused (mirrors tried first: mirror %s/gadgets/trace_open: registry %s unreachable: connection refused)",
 		canonical, down, deadMirror, deadMirror)
