@@ -131,6 +131,9 @@ type runState struct {
 	stack    [4]uint64
 	ref      dataRef
 	arr      arrayRef
+	// vals are the buffer values of the batch being encoded (batchSize);
+	// cleared after the run, so that no record's bytes are kept.
+	vals [][]byte
 }
 
 // Instantiate starts an instance of m for one run: it instantiates WASI

@@ -24,6 +24,9 @@ type batchCol struct {
 	handle uint32
 	f      *datasource.Field
 	slot   uint32
+	// buf numbers the columns of buffer values (String, CString, Bytes,
+	// arrays) from 0, in table order; -1 for scalars.
+	buf int
 }
 
 // stage runs the guest's subscriptions on one datasource.
@@ -122,7 +125,8 @@ func (i *Instance) runSub(ctx context.Context, st *dsState, sub *subscription, b
 			return keep
 		})
 	}
-	rs.st, rs.b, rs.ref, rs.arr = nil, nil, dataRef{}, arrayRef{}
+	clear(rs.vals)
+	rs.st, rs.b, rs.ref, rs.arr, rs.vals = nil, nil, dataRef{}, arrayRef{}, rs.vals[:0]
 	i.depth--
 	return err
 }
@@ -208,9 +212,15 @@ func (st *dsState) rebuildTable() {
 	}
 	cols := make([]batchCol, 0, n)
 	slot := rowHeader(n)
+	nbuf := 0
 	for _, fr := range st.fields {
 		if listed(fr.f) {
-			cols = append(cols, batchCol{handle: fr.handle, f: fr.f, slot: slot})
+			c := batchCol{handle: fr.handle, f: fr.f, slot: slot, buf: -1}
+			if !isScalar(fr.f.Kind) {
+				c.buf = nbuf
+				nbuf++
+			}
+			cols = append(cols, c)
 			slot += 8
 		}
 	}
@@ -221,24 +231,31 @@ func listed(f *datasource.Field) bool {
 	return f.Flags&datasource.FlagContainer == 0 && f.Payload >= 0
 }
 
-// batchSize is the size of the batch buffer for recs: header, table, rows
-// and the bytes of the buffer values.
-func batchSize(st *dsState, recs []*datasource.Record) uint64 {
+// batchSize is the size of the batch buffer for the batch of rs: header,
+// table, rows and the bytes of the buffer values. It keeps the buffer
+// values it finds in rs.vals, column after column (value k of column c
+// at c.buf*len(records)+k), for encodeBatch.
+func batchSize(rs *runState) uint64 {
+	st, recs := rs.st, rs.b.Records
 	n := uint64(batchHeaderSize) + uint64(len(st.cols))*batchFieldSize + uint64(len(recs))*uint64(st.rowSize)
+	rs.vals = rs.vals[:0]
 	for _, c := range st.cols {
-		if isScalar(c.f.Kind) {
+		if c.buf < 0 {
 			continue
 		}
 		for _, r := range recs {
 			v, _ := valueBytes(r, c.f)
+			rs.vals = append(rs.vals, v)
 			n += uint64(len(v))
 		}
 	}
 	return n
 }
 
-// encodeBatch writes the batch buffer into buf (exactly batchSize bytes).
-func encodeBatch(buf []byte, st *dsState, recs []*datasource.Record) {
+// encodeBatch writes the batch buffer of rs into buf (exactly batchSize
+// bytes), with the buffer values batchSize found.
+func encodeBatch(buf []byte, rs *runState) {
+	st, recs := rs.st, rs.b.Records
 	le := binary.LittleEndian
 	le.PutUint32(buf[0:], batchMagic)
 	le.PutUint32(buf[4:], uint32(len(recs)))
@@ -258,23 +275,25 @@ func encodeBatch(buf []byte, st *dsState, recs []*datasource.Record) {
 	}
 	heap := off + uint32(len(recs))*st.rowSize
 	header := rowHeader(len(st.cols))
-	for _, r := range recs {
+	for k, r := range recs {
 		row := buf[off : off+st.rowSize]
 		clear(row[:header])
 		for _, c := range st.cols {
 			slot := row[c.slot : c.slot+8]
-			v, _ := valueBytes(r, c.f)
-			switch {
-			case !isScalar(c.f.Kind):
+			if c.buf >= 0 {
+				v := rs.vals[c.buf*len(recs)+k]
 				le.PutUint32(slot, heap)
 				le.PutUint32(slot[4:], uint32(len(v)))
 				heap += uint32(copy(buf[heap:], v))
-			case c.f.Kind == datasource.Bool:
+				continue
+			}
+			v, _ := valueBytes(r, c.f)
+			if c.f.Kind == datasource.Bool {
 				clear(slot)
 				if len(v) > 0 && v[0] != 0 {
 					slot[0] = 1
 				}
-			default:
+			} else {
 				clear(slot[copy(slot, v):])
 			}
 		}
@@ -289,7 +308,7 @@ func (i *Instance) runBatch(ctx context.Context, rs *runState, fns *hotFns, sub 
 	if st.tableDirty {
 		st.rebuildTable()
 	}
-	size := batchSize(st, recs)
+	size := batchSize(rs)
 	limit := uint64(i.cfg.limitPages()) * 65536
 	if size > limit {
 		return false, i.errorf("%s: a batch of %d records needs a %d-byte buffer, more than the guest's memory limit", exportBatchCallback, len(recs), size)
@@ -320,7 +339,7 @@ func (i *Instance) runBatch(ctx context.Context, rs *runState, fns *hotFns, sub 
 		i.batchPtr, i.batchCap = 0, 0
 		return false, i.errorf("%s: returned buffer [0x%x, +%d) is outside guest memory", exportBatchBuffer, ptr, size)
 	}
-	encodeBatch(buf, st, recs)
+	encodeBatch(buf, rs)
 
 	prev := i.batchRun
 	i.batchRun = rs
