@@ -242,28 +242,38 @@ func equal(a, b []uint64) bool {
 	return true
 }
 
-func runBatchGuest(t *testing.T, mode string) (*pipeline.Batch, *datasource.DataSource, string) {
+// startGuest compiles the named guest, runs it with params on a new
+// events datasource and starts it; its log goes to the returned buffer.
+// The instance is closed when the test ends.
+func startGuest(t *testing.T, name string, params map[string]string) (*Instance, *datasource.DataSource, *syncBuffer) {
 	t.Helper()
-	wasm := guest(t, "batch")
+	wasm := guest(t, name)
 	ctx := context.Background()
 	events := newEventsDS(t)
 	stderr := &syncBuffer{}
-	mod, err := Compile(ctx, wasm, Config{Name: "batch", Stderr: stderr, CacheDir: testCache})
+	mod, err := Compile(ctx, wasm, Config{Name: name, Stderr: stderr, CacheDir: testCache})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer mod.Close(ctx)
-	inst, err := mod.Instantiate(ctx, Env{DataSources: []*datasource.DataSource{events}, Params: map[string]string{"mode": mode}})
+	t.Cleanup(func() { mod.Close(ctx) })
+	inst, err := mod.Instantiate(ctx, Env{DataSources: []*datasource.DataSource{events}, Params: params})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer inst.Close(ctx)
+	t.Cleanup(func() { inst.Close(ctx) })
 	if err := inst.Init(ctx); err != nil {
-		t.Fatal(err)
+		t.Fatalf("%v\nguest log:\n%s", err, stderr)
 	}
 	if err := inst.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
+	return inst, events, stderr
+}
+
+func runBatchGuest(t *testing.T, mode string) (*pipeline.Batch, *datasource.DataSource, string) {
+	t.Helper()
+	ctx := context.Background()
+	inst, events, stderr := startGuest(t, "batch", map[string]string{"mode": mode})
 	b := eventsBatch(events, 10)
 	// The batch guest checks in a second pass what the first wrote.
 	passes := 1
@@ -295,6 +305,27 @@ func TestBatchFallback(t *testing.T) {
 		if got, want := events.Field("w_u32").Uint64(r), events.Field("u32").Uint64(r)+1; got != want {
 			t.Errorf("w_u32 = %d, want %d", got, want)
 		}
+	}
+}
+
+// TestSDKValues runs the sdkvalues guest, written with the Go SDK, on the
+// host: what it sets through the SDK (every scalar kind, strings, bytes,
+// static and dynamic fields) and its discards must be what the host's
+// records hold afterwards.
+func TestSDKValues(t *testing.T) {
+	inst, events, log := startGuest(t, "sdkvalues", nil)
+	b := eventsBatch(events, 10)
+	if err := inst.Stage(events).Process(b); err != nil {
+		t.Fatalf("%v\nguest log:\n%s", err, log)
+	}
+	verifyEvents(t, events, b, 10, 3, 7)
+	for _, r := range b.Records {
+		if n := events.Field("errs").Uint64(r); n != 0 {
+			t.Errorf("event %d: %d getters or setters failed in the guest", events.Field("u32").Uint64(r), n)
+		}
+	}
+	if log.String() != "" {
+		t.Errorf("guest log:\n%s", log)
 	}
 }
 
