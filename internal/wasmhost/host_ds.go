@@ -840,6 +840,25 @@ func setScalar(r *datasource.Record, f *datasource.Field, kind datasource.Kind, 
 	return true
 }
 
+// settable reports whether setScalar or setBuffer can store a value of
+// f's own kind into f in a record that holds f (valueBytes): whether a
+// batch slot can serve f. Whether the value fits a fixed-size buffer
+// field is the guest's to check.
+func settable(f *datasource.Field) bool {
+	switch {
+	case f.Flags&datasource.FlagContainer != 0:
+		return false
+	case isScalar(f.Kind):
+		if isStatic(f) {
+			return f.Size == f.Kind.Size()
+		}
+		return f.Payload > 0
+	case isBuffer(f.Kind):
+		return isStatic(f) || f.Payload > 0
+	}
+	return false
+}
+
 // getBuffer returns a String, CString, Bytes or array field's bytes (a
 // view); a CString ends at its first NUL.
 func getBuffer(r *datasource.Record, f *datasource.Field, kind datasource.Kind) ([]byte, bool) {

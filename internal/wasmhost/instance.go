@@ -134,6 +134,9 @@ type runState struct {
 	// vals are the buffer values of the batch being encoded (batchSize);
 	// cleared after the run, so that no record's bytes are kept.
 	vals [][]byte
+	// hostOnly marks the columns of that batch the host cannot read or
+	// set in some record (kindHostOnly).
+	hostOnly []bool
 }
 
 // Instantiate starts an instance of m for one run: it instantiates WASI

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/binary"
 	"math/bits"
+	"slices"
 
 	"github.com/tetratelabs/wazero/api"
 
@@ -17,6 +18,9 @@ const (
 	batchHeaderSize = 16
 	batchFieldSize  = 16
 	rowFlagDiscard  = 1
+	// kindHostOnly, in the kind of a table entry, marks a field the host
+	// cannot read or set through its slot in some record of the batch.
+	kindHostOnly = 1 << 31
 )
 
 // batchCol is a field of the batch table and where its slot is in a row.
@@ -234,17 +238,24 @@ func listed(f *datasource.Field) bool {
 // batchSize is the size of the batch buffer for the batch of rs: header,
 // table, rows and the bytes of the buffer values. It keeps the buffer
 // values it finds in rs.vals, column after column (value k of column c
-// at c.buf*len(records)+k), for encodeBatch.
+// at c.buf*len(records)+k), for encodeBatch, and starts rs.hostOnly: the
+// columns the host cannot set at all, and the buffer columns a record is
+// too short for.
 func batchSize(rs *runState) uint64 {
 	st, recs := rs.st, rs.b.Records
 	n := uint64(batchHeaderSize) + uint64(len(st.cols))*batchFieldSize + uint64(len(recs))*uint64(st.rowSize)
 	rs.vals = rs.vals[:0]
-	for _, c := range st.cols {
+	rs.hostOnly = slices.Grow(rs.hostOnly[:0], len(st.cols))[:len(st.cols)]
+	for j, c := range st.cols {
+		rs.hostOnly[j] = !settable(c.f)
 		if c.buf < 0 {
 			continue
 		}
 		for _, r := range recs {
-			v, _ := valueBytes(r, c.f)
+			v, ok := valueBytes(r, c.f)
+			if !ok {
+				rs.hostOnly[j] = true
+			}
 			rs.vals = append(rs.vals, v)
 			n += uint64(len(v))
 		}
@@ -253,7 +264,10 @@ func batchSize(rs *runState) uint64 {
 }
 
 // encodeBatch writes the batch buffer of rs into buf (exactly batchSize
-// bytes), with the buffer values batchSize found.
+// bytes), with the buffer values batchSize found. The table comes last:
+// a field the host cannot read or set in some record (rs.hostOnly, which
+// the scalar columns complete) gets kindHostOnly, so that the guest uses
+// host calls for it, whose errors concern that record only.
 func encodeBatch(buf []byte, rs *runState) {
 	st, recs := rs.st, rs.b.Records
 	le := binary.LittleEndian
@@ -261,24 +275,13 @@ func encodeBatch(buf []byte, rs *runState) {
 	le.PutUint32(buf[4:], uint32(len(recs)))
 	le.PutUint32(buf[8:], uint32(len(st.cols)))
 	le.PutUint32(buf[12:], st.rowSize)
-	off := uint32(batchHeaderSize)
-	for _, c := range st.cols {
-		size := c.f.Size
-		if !isStatic(c.f) {
-			size = 0
-		}
-		le.PutUint32(buf[off:], c.handle)
-		le.PutUint32(buf[off+4:], uint32(c.f.Kind))
-		le.PutUint32(buf[off+8:], size)
-		le.PutUint32(buf[off+12:], c.slot)
-		off += batchFieldSize
-	}
+	off := uint32(batchHeaderSize) + uint32(len(st.cols))*batchFieldSize
 	heap := off + uint32(len(recs))*st.rowSize
 	header := rowHeader(len(st.cols))
 	for k, r := range recs {
 		row := buf[off : off+st.rowSize]
 		clear(row[:header])
-		for _, c := range st.cols {
+		for j, c := range st.cols {
 			slot := row[c.slot : c.slot+8]
 			if c.buf >= 0 {
 				v := rs.vals[c.buf*len(recs)+k]
@@ -287,7 +290,10 @@ func encodeBatch(buf []byte, rs *runState) {
 				heap += uint32(copy(buf[heap:], v))
 				continue
 			}
-			v, _ := valueBytes(r, c.f)
+			v, ok := valueBytes(r, c.f)
+			if !ok {
+				rs.hostOnly[j] = true
+			}
 			if c.f.Kind == datasource.Bool {
 				clear(slot)
 				if len(v) > 0 && v[0] != 0 {
@@ -298,6 +304,21 @@ func encodeBatch(buf []byte, rs *runState) {
 			}
 		}
 		off += st.rowSize
+	}
+	off = batchHeaderSize
+	for j, c := range st.cols {
+		kind, size := uint32(c.f.Kind), c.f.Size
+		if rs.hostOnly[j] {
+			kind |= kindHostOnly
+		}
+		if !isStatic(c.f) {
+			size = 0
+		}
+		le.PutUint32(buf[off:], c.handle)
+		le.PutUint32(buf[off+4:], kind)
+		le.PutUint32(buf[off+8:], size)
+		le.PutUint32(buf[off+12:], c.slot)
+		off += batchFieldSize
 	}
 }
 

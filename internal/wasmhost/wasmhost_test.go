@@ -3,8 +3,10 @@ package wasmhost
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -329,6 +331,43 @@ func TestSDKValues(t *testing.T) {
 	}
 }
 
+// TestSDKShortRecord: a record too short for some static fields fails
+// only the getters and setters of those fields on that record, in the
+// guest, as in v1; the batch goes through and the other records get all
+// their values.
+func TestSDKShortRecord(t *testing.T) {
+	inst, events, log := startGuest(t, "sdkvalues", nil)
+	b := eventsBatch(events, 10)
+	short := b.Records[5]
+	short.Payload[0] = short.Payload[0][:32] // without f32, f64, comm and raw
+	if err := inst.Stage(events).Process(b); err != nil {
+		t.Fatalf("%v\nguest log:\n%s", err, log)
+	}
+	k := slices.Index(b.Records, short)
+	if k < 0 {
+		t.Fatal("the short record is gone")
+	}
+	rest := &pipeline.Batch{DS: events, Records: slices.Delete(slices.Clone(b.Records), k, k+1)}
+	verifyEvents(t, events, rest, 10, 3, 5, 7)
+	f := events.Field
+	for _, r := range rest.Records {
+		if n := f("errs").Uint64(r); n != 0 {
+			t.Errorf("event %d: %d getters or setters failed in the guest", f("u32").Uint64(r), n)
+		}
+	}
+	// 4 getters and 4 setters of f32, f64, comm and raw, and comm read
+	// back; the fields the record holds are set.
+	if n := f("errs").Uint64(short); n != 9 {
+		t.Errorf("short record: %d getters or setters failed, want 9", n)
+	}
+	if i16, u64, w := f("i16").Int64(short), f("u64").Uint64(short), f("w_u32").Uint64(short); i16 != -501 || u64 != 50000000005 || w != 6 {
+		t.Errorf("short record: i16 %d, u64 %d, w_u32 %d, want -501, 50000000005, 6", i16, u64, w)
+	}
+	if s := string(f("w_str").Text(short)); s != "s5" {
+		t.Errorf("short record: w_str %q, want \"s5\"", s)
+	}
+}
+
 // TestCompilationCache compiles a real guest twice with the same cache
 // directory; the second compile reads the file cache.
 func TestCompilationCache(t *testing.T) {
@@ -432,6 +471,43 @@ func TestFieldValues(t *testing.T) {
 	}
 	if _, ok := getBuffer(r, f, datasource.Bytes); ok {
 		t.Error("read a scalar field as bytes")
+	}
+}
+
+// TestBatchTableHostOnly: the batch table flags (kindHostOnly) the fields
+// the host cannot read or set through their slots in some record of the
+// batch, and those only.
+func TestBatchTableHostOnly(t *testing.T) {
+	ds := newEventsDS(t)
+	// A static scalar of another size than its kind's: never settable.
+	if _, err := ds.AddStaticField(nil, "odd", datasource.Uint32, 0, 2, 0); err != nil {
+		t.Fatal(err)
+	}
+	st := &dsState{ds: ds}
+	for k, name := range ds.FieldNames() {
+		st.fields = append(st.fields, &fieldRef{handle: uint32(k + 1), ds: st, f: ds.Field(name)})
+	}
+	st.rebuildTable()
+	flagged := func(b *pipeline.Batch) string {
+		rs := &runState{}
+		rs.reset(st, b)
+		buf := make([]byte, batchSize(rs))
+		encodeBatch(buf, rs)
+		var out []string
+		for j, c := range st.cols {
+			if binary.LittleEndian.Uint32(buf[batchHeaderSize+j*batchFieldSize+4:])&kindHostOnly != 0 {
+				out = append(out, c.f.Name)
+			}
+		}
+		return strings.Join(out, " ")
+	}
+	b := eventsBatch(ds, 3)
+	if got := flagged(b); got != "odd" {
+		t.Errorf("full records: flagged %q, want \"odd\"", got)
+	}
+	b.Records[1].Payload[0] = b.Records[1].Payload[0][:32]
+	if got := flagged(b); got != "f32 f64 comm raw odd" {
+		t.Errorf("a record of 32 bytes: flagged %q, want \"f32 f64 comm raw odd\"", got)
 	}
 }
 

@@ -30,9 +30,18 @@ const (
 	maxLoggedValue  = 1 << 20 // the host refuses longer values
 )
 
+// kindHostOnly, in the kind of a table entry, marks a field the host
+// cannot read or set through its slot in some record of the batch (a
+// fixed-size field beyond the end of a short record). batchField.kind
+// keeps the flag and then is no kind, so getters and setters take the
+// field to the host, whose errors concern the records at fault only, as in
+// v1.
+const kindHostOnly = 1 << 31
+
 // batchField is one entry of a batch's field table.
 type batchField struct {
 	field uint32
+	// kind is the table's, kindHostOnly included.
 	kind  FieldKind
 	size  uint32 // fixed size of the field; 0: variable
 	slot  uint32 // offset of the slot in a row

@@ -69,12 +69,14 @@ func testEvents(n int) []testEvent {
 	return evs
 }
 
-func batchOf(evs []testEvent) []byte {
+func batchOf(evs []testEvent) []byte { return batchOfTable(testTable, evs) }
+
+func batchOfTable(table []tableEntry, evs []testEvent) []byte {
 	recs := make([][][]byte, len(evs))
 	for i, e := range evs {
 		recs[i] = e.record()
 	}
-	return buildBatch(testTable, recs)
+	return buildBatch(table, recs)
 }
 
 func TestBatchParse(t *testing.T) {
@@ -301,6 +303,42 @@ func TestBatchFallbacks(t *testing.T) {
 		t.Error("SetString did not reach the host with the batch handle")
 	}
 
+}
+
+// A field the host flags kindHostOnly in a batch is read and set by host
+// calls on every record of that batch, so the host's errors reach the
+// getters and setters; the other fields are still served from the slots.
+func TestBatchHostOnly(t *testing.T) {
+	h := newFakeHost(t)
+	table := append([]tableEntry(nil), testTable...)
+	table[0].kind |= kindHostOnly // pid
+	table[2].kind |= kindHostOnly // comm
+	cbID := subscribe(t, func(ds DataSource, d Data) {
+		if _, err := fPid.Uint32(d); err == nil {
+			t.Error("Uint32: no error from the host")
+		}
+		if err := fPid.SetUint32(d, 1); err == nil {
+			t.Error("SetUint32: no error from the host")
+		}
+		if _, err := fComm.String(d, 16); err == nil {
+			t.Error("String: no error from the host")
+		}
+		if err := fComm.SetString(d, "x"); err != nil {
+			t.Errorf("SetString on the host: %v", err) // the fake host accepts it
+		}
+		if uid, err := fUID.Uint32(d); err != nil || uid != 1000 {
+			t.Errorf("uid from the slot: %d %v", uid, err)
+		}
+	})
+	in := batchOfTable(table, testEvents(2))
+	if got := parseLog(t, in, runBatch(cbID, 1, in)); len(got) != 0 {
+		t.Errorf("changes %v", got)
+	}
+	for _, fn := range []string{"FieldGetScalar", "FieldSetScalar", "FieldGetBuffer", "FieldSetBytes"} {
+		if h.calls[fn] != 2 {
+			t.Errorf("host calls %v, want 2 of %s", h.calls, fn)
+		}
+	}
 }
 
 func TestRunBatchRejects(t *testing.T) {

@@ -53,7 +53,11 @@
 //     the same callback returns the new value (with the same kind). A
 //     value the host would refuse (a string longer than a fixed-size
 //     field, a value of another kind) is set by a host call instead, so
-//     the setter reports the error as in v1;
+//     the setter reports the error as in v1; so is a field the host flags
+//     in a batch because it cannot read or set it in some record (a
+//     fixed-size field beyond the end of a short record): during that
+//     batch its getters and setters call the host, whose errors concern
+//     that record only;
 //   - everything else (other fields, other kinds, data sources, packets,
 //     maps, logging) calls the host as in v1, which accepts batch handles.
 //
