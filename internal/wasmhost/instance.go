@@ -184,11 +184,13 @@ func (i *Instance) instantiate(ctx context.Context) error {
 		return i.errorf("instantiate WASI: %v", err)
 	}
 	if cm == nil {
-		wasm, err := m.binary()
+		wasm, release, err := m.binary()
 		if err != nil {
 			return i.errorf("rewrite: %v", err)
 		}
-		if cm, err = i.rt.CompileModule(ctx, wasm); err != nil {
+		cm, err = i.rt.CompileModule(ctx, wasm)
+		release()
+		if err != nil {
 			return i.errorf("compile: %v", err)
 		}
 	}

@@ -173,7 +173,8 @@ func Compile(ctx context.Context, wasm []byte, cfg Config) (m *Module, err error
 		// know, malformed input) get wazero's own checks; wazero reports
 		// what is malformed.
 		mode = interruptWazero
-		if inst, cached, ierr := instrument(wasm, cfg.CacheDir); ierr == nil {
+		if inst, release, cached, ierr := instrument(wasm, cfg.CacheDir); ierr == nil {
+			defer release() // after CompileModule, which copies what it keeps
 			wasm, mode, cachedRewrite = inst, interruptPreempt, cached
 			if cached {
 				defer func() {
@@ -227,12 +228,12 @@ func (m *Module) Close(ctx context.Context) error {
 // binary returns the module to compile for a further instance: the
 // rewritten module is not kept, since usually one instance runs (in the
 // runtime Compile used), so it is read from the cache or rewritten again.
-func (m *Module) binary() ([]byte, error) {
+func (m *Module) binary() (b []byte, release func(), err error) {
 	if m.mode != interruptPreempt {
-		return m.src, nil
+		return m.src, func() {}, nil
 	}
-	b, _, err := instrument(m.src, m.cfg.CacheDir)
-	return b, err
+	b, release, _, err = instrument(m.src, m.cfg.CacheDir)
+	return b, release, err
 }
 
 // takeRuntime hands over the runtime Compile used, with the module

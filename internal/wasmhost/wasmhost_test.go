@@ -415,7 +415,7 @@ func TestRewriteCache(t *testing.T) {
 	}
 	compile("first compile")
 	compile("from the cache")
-	if _, cached, err := instrument(wasm, dir); !cached || err != nil {
+	if _, _, cached, err := instrument(wasm, dir); !cached || err != nil {
 		t.Fatalf("instrument: cached %v, %v", cached, err)
 	}
 	if err := os.WriteFile(path, []byte("\x00asm damaged"), 0o600); err != nil {
