@@ -65,7 +65,7 @@ func traceOpenStages(b testing.TB, dir string, opts RunOptions) ([]pipeline.Stag
 		b.Fatal(err)
 	}
 	var w *wasmRun
-	if len(g.wasm) > 0 {
+	if g.hasWasm {
 		wctx, cancel := context.WithCancel(ctx)
 		b.Cleanup(cancel)
 		r := <-g.compileWasm(wctx, opts)

@@ -73,7 +73,7 @@ type MapInfo struct {
 // nothing is loaded into the kernel.
 func (g *Gadget) Inspect(ctx context.Context, opts RunOptions) (Info, error) {
 	s := g.spec
-	info := Info{Name: s.Metadata.Name, Description: s.Metadata.Description, Wasm: len(g.wasm) > 0,
+	info := Info{Name: s.Metadata.Name, Description: s.Metadata.Description, Wasm: g.hasWasm,
 		DataSources: []DataSourceInfo{}, Params: []ParamInfo{}, Programs: []ProgramInfo{}, Maps: []MapInfo{}}
 	if info.Name == "" {
 		info.Name = g.name
@@ -85,7 +85,10 @@ func (g *Gadget) Inspect(ctx context.Context, opts RunOptions) (Info, error) {
 		return Info{}, err
 	}
 	var w *wasmRun
-	if len(g.wasm) > 0 {
+	if g.hasWasm {
+		if err := g.wasmLeft(); err != nil {
+			return Info{}, err
+		}
 		if opts.Stderr == nil {
 			opts.Stderr = io.Discard
 		}

@@ -28,6 +28,10 @@ import (
 // ErrNoProgram is returned for an image that carries no eBPF program.
 var ErrNoProgram = errors.New("image has no eBPF program")
 
+// ErrLastRun is returned by Run and Inspect after a run with
+// RunOptions.LastRun, which let go of the gadget's Wasm module.
+var ErrLastRun = errors.New("the gadget's last run let go of its Wasm module")
+
 // Content is what an image holds, as bytes.
 type Content struct {
 	// Metadata is the gadget.yaml document (may be empty).
@@ -40,8 +44,10 @@ type Content struct {
 
 // Gadget is a gadget described from its image, not loaded.
 type Gadget struct {
-	name string
-	spec *gadgetspec.Spec
+	name    string
+	spec    *gadgetspec.Spec
+	hasWasm bool
+	// wasm is the module's bytes, nil once a run with LastRun took them.
 	wasm []byte
 }
 
@@ -60,7 +66,7 @@ func New(name string, c Content) (*Gadget, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
-	return &Gadget{name: name, spec: spec, wasm: c.Wasm}, nil
+	return &Gadget{name: name, spec: spec, hasWasm: len(c.Wasm) > 0, wasm: c.Wasm}, nil
 }
 
 // Name returns the name given to New.
@@ -73,7 +79,7 @@ func (g *Gadget) Description() string { return g.spec.Metadata.Description }
 // eBPF program and those gadget.yaml declares for the Wasm module.
 func (g *Gadget) Params() []*gadgetspec.Param {
 	ps := append([]*gadgetspec.Param(nil), g.spec.Params...)
-	if len(g.wasm) > 0 {
+	if g.hasWasm {
 		ps = append(ps, wasmParams(g.spec.Metadata)...)
 	}
 	sort.Slice(ps, func(i, j int) bool { return ps[i].Key < ps[j].Key })
@@ -170,6 +176,10 @@ type RunOptions struct {
 	// Go's garbage collector until the process exits. For images you
 	// trust, in processes that exit after the run.
 	WasmTrusted bool
+	// LastRun says the gadget will not run again: its Wasm module's
+	// bytes (2-3 MB for a Go module) are let go once compiled instead of
+	// being kept for another run, and a later Run or Inspect fails.
+	LastRun bool
 	// RingBufferSize, if not zero, replaces the size in bytes of the
 	// gadget's ring buffers (a power of two, a multiple of the page size).
 	// Zero raises those smaller than loader.DefaultMinRingBufferSize to
@@ -198,6 +208,9 @@ func (g *Gadget) Run(ctx context.Context, opts RunOptions) (*Result, error) {
 	if opts.Stderr == nil {
 		opts.Stderr = os.Stderr
 	}
+	if err := g.wasmLeft(); err != nil {
+		return nil, err
+	}
 	wasmVals, err := g.checkParams(opts.ParamValues)
 	if err != nil {
 		return nil, err
@@ -209,7 +222,7 @@ func (g *Gadget) Run(ctx context.Context, opts RunOptions) (*Result, error) {
 	// CO-RE.
 	kernelBTF := preloadKernelBTF()
 	var compiled <-chan compileResult
-	if len(g.wasm) > 0 {
+	if g.hasWasm {
 		compiled = g.compileWasm(ctx, opts)
 		defer func() {
 			if compiled != nil { // not taken by startWasm: an early error
@@ -250,7 +263,7 @@ func (g *Gadget) Run(ctx context.Context, opts RunOptions) (*Result, error) {
 	}
 	cs.loaderOptions(&lopts)
 	var early *earlyLoad
-	if len(g.wasm) > 0 {
+	if g.hasWasm {
 		early = g.loadEarly(run, spec, lopts, opts)
 		defer early.close()
 	}
@@ -260,7 +273,7 @@ func (g *Gadget) Run(ctx context.Context, opts RunOptions) (*Result, error) {
 	guestCtx, cancelGuest := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelGuest()
 	var w *wasmRun
-	if len(g.wasm) > 0 {
+	if g.hasWasm {
 		r := <-compiled
 		compiled = nil
 		// Compiling leaves several MB of garbage (wazero's decoding and

@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -424,6 +426,34 @@ func TestWasmConfigBeforeLoad(t *testing.T) {
 				t.Fatalf("%d events; want events: %v", len(evs), tc.want)
 			}
 		})
+	}
+}
+
+// TestLastRun: a gadget runs again, unless its run said it was the last
+// one (the Wasm module's bytes are then let go): a later Run or Inspect
+// fails with ErrLastRun instead of running without the module.
+func TestLastRun(t *testing.T) {
+	cache := t.TempDir()
+	run := func(g *runtime.Gadget, last bool) error {
+		var out, errOut bytes.Buffer
+		_, err := g.Run(context.Background(), runtime.RunOptions{Stdout: &out, Stderr: &errOut, Output: "json",
+			WasmCacheDir: cache, Duration: 100 * time.Millisecond, LastRun: last})
+		return err
+	}
+	g := testGadget(t, "wasmconfig")
+	for k := range 2 {
+		if err := run(g, false); err != nil {
+			t.Fatalf("run %d: %v", k, err)
+		}
+	}
+	if err := run(g, true); err != nil {
+		t.Fatalf("last run: %v", err)
+	}
+	if err := run(g, false); !errors.Is(err, runtime.ErrLastRun) {
+		t.Errorf("run after the last run: %v, want ErrLastRun", err)
+	}
+	if _, err := g.Inspect(context.Background(), runtime.RunOptions{Stderr: io.Discard}); !errors.Is(err, runtime.ErrLastRun) {
+		t.Errorf("inspect after the last run: %v, want ErrLastRun", err)
 	}
 }
 

@@ -80,14 +80,30 @@ type compileResult struct {
 
 // compileWasm compiles the gadget's module in the background; the channel
 // delivers the result once.
+// With opts.LastRun the gadget lets go of the module's bytes: once the
+// compilation is done, nothing refers to them. Each run compiles a module
+// of its own and instantiates it once (SingleInstance).
 func (g *Gadget) compileWasm(ctx context.Context, opts RunOptions) <-chan compileResult {
 	ch := make(chan compileResult, 1)
+	wasm := g.wasm
+	if opts.LastRun {
+		g.wasm = nil
+	}
 	go func() {
-		mod, err := wasmhost.Compile(ctx, g.wasm, wasmhost.Config{
-			Name: g.name, CacheDir: opts.WasmCacheDir, Stderr: opts.Stderr, DisableInterrupt: opts.WasmTrusted})
+		mod, err := wasmhost.Compile(ctx, wasm, wasmhost.Config{
+			Name: g.name, CacheDir: opts.WasmCacheDir, Stderr: opts.Stderr, DisableInterrupt: opts.WasmTrusted,
+			SingleInstance: true})
 		ch <- compileResult{mod, err}
 	}()
 	return ch
+}
+
+// wasmLeft fails when a run with LastRun took the module's bytes.
+func (g *Gadget) wasmLeft() error {
+	if g.hasWasm && g.wasm == nil {
+		return fmt.Errorf("%s: %w", g.name, ErrLastRun)
+	}
+	return nil
 }
 
 // startWasm instantiates the gadget's compiled module mod for run (the

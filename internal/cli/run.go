@@ -190,6 +190,7 @@ func runGadget(ctx context.Context, env Env, cmd *cobra.Command, args []string) 
 		Interfaces:       ifaces,
 		Stdout:           env.Stdout,
 		Stderr:           env.Stderr,
+		LastRun:          true,
 	})
 	if err != nil && !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded) {
 		return err

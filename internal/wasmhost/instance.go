@@ -162,6 +162,9 @@ func (m *Module) Instantiate(ctx context.Context, env Env) (*Instance, error) {
 func (i *Instance) instantiate(ctx context.Context) error {
 	m := i.mod
 	rt, cm := m.takeRuntime()
+	if rt == nil && m.cfg.SingleInstance {
+		return fmt.Errorf("wasm module %q: %w", i.name, ErrSingleInstance)
+	}
 	if rt == nil {
 		rt = wazero.NewRuntimeWithConfig(ctx, runtimeConfig(m.cfg, m.mode, m.cache))
 	}

@@ -85,7 +85,16 @@ type Config struct {
 	// guest spinning in a loop blocks the Go runtime's stop-the-world
 	// phases (garbage collection) until it returns.
 	DisableInterrupt bool
+	// SingleInstance says the module is instantiated once: Compile then
+	// keeps no reference to the caller's bytes (a Go module is 2-3 MB),
+	// which a further instance would compile again from, and a second
+	// Instantiate fails with ErrSingleInstance.
+	SingleInstance bool
 }
+
+// ErrSingleInstance is returned by a second Instantiate of a module
+// compiled with Config.SingleInstance.
+var ErrSingleInstance = errors.New("module compiled for a single instance")
 
 func (c Config) name() string {
 	if c.Name == "" {
@@ -130,7 +139,7 @@ func runtimeConfig(c Config, mode interruptMode, cache wazero.CompilationCache) 
 // the compiled code.
 type Module struct {
 	cfg     Config
-	src     []byte // the module as given to Compile (the caller's bytes)
+	src     []byte // the module as given to Compile (the caller's bytes; nil with SingleInstance)
 	mode    interruptMode
 	cache   wazero.CompilationCache
 	exports exportSet
@@ -204,6 +213,9 @@ func Compile(ctx context.Context, wasm []byte, cfg Config) (m *Module, err error
 	}
 	if mode == interruptPreempt && !cachedRewrite {
 		storeInstrumented(src, wasm, cfg.CacheDir)
+	}
+	if cfg.SingleInstance {
+		src = nil
 	}
 	return &Module{cfg: cfg, src: src, mode: mode, cache: cache, rt: rt, cm: cm, exports: exports, refs: 1}, nil
 }

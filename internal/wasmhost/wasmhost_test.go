@@ -432,6 +432,37 @@ func TestRewriteCache(t *testing.T) {
 	}
 }
 
+// TestSingleInstance: a module compiled with SingleInstance keeps no
+// reference to the caller's bytes and refuses a second instance; without
+// it, a second instance is compiled again from them.
+func TestSingleInstance(t *testing.T) {
+	wasm := guest(t, "everything")
+	ctx := context.Background()
+	for _, single := range []bool{false, true} {
+		mod, err := Compile(ctx, wasm, Config{CacheDir: t.TempDir(), SingleInstance: single})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := mod.src != nil; got == single {
+			t.Errorf("SingleInstance %v: module keeps the source: %v", single, got)
+		}
+		for k := range 2 {
+			inst, err := mod.Instantiate(ctx, Env{})
+			switch {
+			case k == 1 && single:
+				if !errors.Is(err, ErrSingleInstance) {
+					t.Errorf("second instance of a single-instance module: %v, want ErrSingleInstance", err)
+				}
+			case err != nil:
+				t.Fatalf("SingleInstance %v, instance %d: %v", single, k, err)
+			default:
+				inst.Close(ctx)
+			}
+		}
+		mod.Close(ctx)
+	}
+}
+
 // TestSyscallTable checks the generated table against x/sys.
 func TestSyscallTable(t *testing.T) {
 	for name, nr := range map[string]int{"read": unix.SYS_READ, "openat": unix.SYS_OPENAT, "execve": unix.SYS_EXECVE, "bpf": unix.SYS_BPF} {
