@@ -28,13 +28,29 @@ type Image struct {
 	Metadata []byte
 	// Program is the eBPF ELF, or nil when the image has none.
 	Program []byte
-	// Wasm is the wasm module, or nil when the image has none.
+	// Wasm is the wasm module, or nil when the image has none. Load maps
+	// it from the store rather than reading it (see Close).
 	Wasm []byte
 	// BTFGen is the btfgen tarball, or nil when the image has none.
 	BTFGen []byte
 	// Skipped lists the layers with a media type this package does not
 	// know; they are not read. A runtime should warn about them.
 	Skipped []ocispec.Descriptor
+
+	release func() // unmaps Wasm
+}
+
+// Close releases the Wasm module's bytes, which [Store.Load] maps from
+// the store's blob file read-only instead of reading them onto the heap (a
+// Go module is 2-3 MB, read once to be compiled). Wasm, and every copy of
+// the slice, must not be used afterwards. An image that is not closed
+// keeps the mapping until the process exits.
+func (img *Image) Close() {
+	if img.release != nil {
+		img.release()
+		img.release = nil
+	}
+	img.Wasm = nil
 }
 
 // Load reads the image ref for architecture arch (a GOARCH value such as
@@ -56,6 +72,7 @@ func (s *Store) Load(ctx context.Context, ref, arch string) (*Image, error) {
 			return fmt.Errorf("image %q: %w", img.Ref, err)
 		}
 		if err := img.load(ctx, snap, desc, arch); err != nil {
+			img.Close()
 			return fmt.Errorf("image %q: %w", img.Ref, err)
 		}
 		return nil
@@ -127,6 +144,14 @@ func (img *Image) load(ctx context.Context, snap *snapshot, desc ocispec.Descrip
 			return fmt.Errorf("manifest for %s has more than one %s layer: %w", arch, l.MediaType, ErrInvalidImage)
 		}
 		seen[l.MediaType] = true
+		if l.MediaType == MediaTypeWasm {
+			data, release, err := snap.fetchMapped(ctx, l)
+			if err != nil {
+				return err
+			}
+			img.Wasm, img.release = data, release
+			continue
+		}
 		data, err := snap.fetch(ctx, l)
 		if err != nil {
 			return err

@@ -327,6 +327,7 @@ func (s *Store) Update(ctx context.Context, fn func(oras.GraphTarget) error) err
 type snapshot struct {
 	index   ocispec.Index
 	storage content.ReadOnlyStorage
+	root    string // the store's directory: blobs/<algorithm>/<hex> in it
 }
 
 func (s *Store) snapshot() (*snapshot, error) {
@@ -334,7 +335,7 @@ func (s *Store) snapshot() (*snapshot, error) {
 	if err != nil {
 		return nil, err
 	}
-	snap := &snapshot{storage: oci.NewStorageFromFS(os.DirFS(s.root))}
+	snap := &snapshot{storage: oci.NewStorageFromFS(os.DirFS(s.root)), root: s.root}
 	if err := json.Unmarshal(data, &snap.index); err != nil {
 		return nil, fmt.Errorf("%s: %w", s.path(ocispec.ImageIndexFile), err)
 	}
@@ -607,7 +608,7 @@ func (s *Store) update(ctx context.Context, fn func(context.Context, *txn) error
 // commit tidies idx, makes it index.json atomically, and then deletes the
 // blobs nothing refers to any more.
 func (s *Store) commit(ctx context.Context, idx ocispec.Index) error {
-	snap := &snapshot{index: idx, storage: oci.NewStorageFromFS(os.DirFS(s.root))}
+	snap := &snapshot{index: idx, storage: oci.NewStorageFromFS(os.DirFS(s.root)), root: s.root}
 	live, entries, err := snap.liveSet(ctx)
 	if err != nil {
 		return err

@@ -772,3 +772,48 @@ func TestStoreConcurrent(t *testing.T) {
 		t.Errorf("index.json has %d entries for %d tags", len(idx.Manifests), len(list))
 	}
 }
+
+// TestLoadMapsWasm: Load maps the Wasm layer from its blob file (Close
+// unmaps it) and still checks it against its digest: a blob damaged in
+// place fails the load as any other damaged blob does.
+func TestLoadMapsWasm(t *testing.T) {
+	ctx := context.Background()
+	s := openTestStore(t)
+	a := fakeArtifact("w")
+	if _, err := s.Put(ctx, "w", a); err != nil {
+		t.Fatal(err)
+	}
+	img, err := s.Load(ctx, "w", "amd64")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(img.Wasm, a.Wasm) || img.release == nil {
+		t.Fatalf("Wasm %q (mapped: %v), want %q mapped", img.Wasm, img.release != nil, a.Wasm)
+	}
+	img.Close()
+	if img.Wasm != nil || img.release != nil {
+		t.Errorf("after Close: Wasm %q, release set %v", img.Wasm, img.release != nil)
+	}
+	img.Close() // a second Close does nothing
+
+	var wasmLayer ocispec.Descriptor
+	for _, l := range img.Manifest.Layers {
+		if l.MediaType == MediaTypeWasm {
+			wasmLayer = l
+		}
+	}
+	path := filepath.Join(s.Path(), "blobs", "sha256", wasmLayer.Digest.Encoded())
+	damaged := bytes.Clone(a.Wasm)
+	damaged[len(damaged)-1] ^= 0xff
+	if err := os.Chmod(path, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, damaged, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, err = s.Load(ctx, "w", "amd64")
+	if err == nil || !strings.Contains(err.Error(), wasmLayer.Digest.String()) {
+		t.Errorf("Load of an image whose Wasm blob is damaged: %v, want an error naming the blob", err)
+	}
+	t.Logf("damaged blob: %v", err)
+}

@@ -40,6 +40,11 @@ type Content struct {
 	Program []byte
 	// Wasm is the Wasm module, if any.
 	Wasm []byte
+	// Release, if set, is called once the gadget no longer reads Wasm:
+	// when a run with RunOptions.LastRun has compiled it (e.g.
+	// registry.Image.Close, which unmaps it). Wasm must stay valid until
+	// then.
+	Release func()
 }
 
 // Gadget is a gadget described from its image, not loaded.
@@ -47,8 +52,10 @@ type Gadget struct {
 	name    string
 	spec    *gadgetspec.Spec
 	hasWasm bool
-	// wasm is the module's bytes, nil once a run with LastRun took them.
-	wasm []byte
+	// wasm is the module's bytes, nil once a run with LastRun took them;
+	// release is Content.Release.
+	wasm    []byte
+	release func()
 }
 
 // New describes a gadget. name is used in messages (usually the image
@@ -66,7 +73,7 @@ func New(name string, c Content) (*Gadget, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
-	return &Gadget{name: name, spec: spec, hasWasm: len(c.Wasm) > 0, wasm: c.Wasm}, nil
+	return &Gadget{name: name, spec: spec, hasWasm: len(c.Wasm) > 0, wasm: c.Wasm, release: c.Release}, nil
 }
 
 // Name returns the name given to New.

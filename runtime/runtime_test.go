@@ -81,11 +81,24 @@ func testGadget(t *testing.T, name string) *runtime.Gadget {
 		}
 		built[name] = img
 	}
-	g, err := runtime.New(name, runtime.Content{Metadata: img.Metadata, Program: img.Program, Wasm: img.Wasm})
+	g, err := runtime.New(name, content(img))
 	if err != nil {
 		t.Fatal(err)
 	}
 	return g
+}
+
+// testContent is what testGadget describes the gadget from, once built.
+func testContent(t *testing.T, name string) runtime.Content {
+	t.Helper()
+	testGadget(t, name)
+	buildMu.Lock()
+	defer buildMu.Unlock()
+	return content(built[name])
+}
+
+func content(img *registry.Image) runtime.Content {
+	return runtime.Content{Metadata: img.Metadata, Program: img.Program, Wasm: img.Wasm}
 }
 
 func burstGadget(t *testing.T) *runtime.Gadget { return testGadget(t, "burst") }
@@ -430,8 +443,9 @@ func TestWasmConfigBeforeLoad(t *testing.T) {
 }
 
 // TestLastRun: a gadget runs again, unless its run said it was the last
-// one (the Wasm module's bytes are then let go): a later Run or Inspect
-// fails with ErrLastRun instead of running without the module.
+// one (the Wasm module's bytes are then let go, and Content.Release
+// called): a later Run or Inspect fails with ErrLastRun instead of running
+// without the module.
 func TestLastRun(t *testing.T) {
 	cache := t.TempDir()
 	run := func(g *runtime.Gadget, last bool) error {
@@ -440,14 +454,26 @@ func TestLastRun(t *testing.T) {
 			WasmCacheDir: cache, Duration: 100 * time.Millisecond, LastRun: last})
 		return err
 	}
-	g := testGadget(t, "wasmconfig")
+	c := testContent(t, "wasmconfig")
+	released := 0
+	c.Release = func() { released++ }
+	g, err := runtime.New("wasmconfig", c)
+	if err != nil {
+		t.Fatal(err)
+	}
 	for k := range 2 {
 		if err := run(g, false); err != nil {
 			t.Fatalf("run %d: %v", k, err)
 		}
 	}
+	if released != 0 {
+		t.Fatalf("Content.Release called %d times before the last run", released)
+	}
 	if err := run(g, true); err != nil {
 		t.Fatalf("last run: %v", err)
+	}
+	if released != 1 {
+		t.Errorf("Content.Release called %d times by the last run, want once", released)
 	}
 	if err := run(g, false); !errors.Is(err, runtime.ErrLastRun) {
 		t.Errorf("run after the last run: %v, want ErrLastRun", err)

@@ -81,18 +81,23 @@ type compileResult struct {
 // compileWasm compiles the gadget's module in the background; the channel
 // delivers the result once.
 // With opts.LastRun the gadget lets go of the module's bytes: once the
-// compilation is done, nothing refers to them. Each run compiles a module
-// of its own and instantiates it once (SingleInstance).
+// compilation is done, nothing refers to them, and Content.Release is
+// called. Each run compiles a module of its own and instantiates it once
+// (SingleInstance).
 func (g *Gadget) compileWasm(ctx context.Context, opts RunOptions) <-chan compileResult {
 	ch := make(chan compileResult, 1)
-	wasm := g.wasm
+	wasm, release := g.wasm, func() {}
 	if opts.LastRun {
 		g.wasm = nil
+		if g.release != nil {
+			release, g.release = g.release, nil
+		}
 	}
 	go func() {
 		mod, err := wasmhost.Compile(ctx, wasm, wasmhost.Config{
 			Name: g.name, CacheDir: opts.WasmCacheDir, Stderr: opts.Stderr, DisableInterrupt: opts.WasmTrusted,
 			SingleInstance: true})
+		release()
 		ch <- compileResult{mod, err}
 	}()
 	return ch

@@ -238,5 +238,10 @@ func openGadgetAt(ctx context.Context, set settings, image, ref string) (*runtim
 	if err != nil {
 		return nil, err
 	}
-	return runtime.New(image, runtime.Content{Metadata: img.Metadata, Program: img.Program, Wasm: img.Wasm})
+	g, err := runtime.New(image, runtime.Content{Metadata: img.Metadata, Program: img.Program, Wasm: img.Wasm, Release: img.Close})
+	if err != nil {
+		img.Close()
+		return nil, err
+	}
+	return g, nil
 }
