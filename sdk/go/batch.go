@@ -286,7 +286,7 @@ func (b *batchState) discard(d Data) bool {
 // batch it cannot read is reported through the gadget log and left
 // unchanged.
 func runBatch(cbID uint64, ds uint32, in []byte) []byte {
-	cb, ok := callbacks[cbID].(DataFunc)
+	cb, ok := callback(cbID).(DataFunc)
 	if !ok {
 		batchError("batch for callback " + itoa(cbID) + ", which is not a data subscription")
 		return nil

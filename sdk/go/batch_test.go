@@ -167,7 +167,7 @@ func subscribe(t *testing.T, cb DataFunc) uint64 {
 	if err := ds.Subscribe(cb, 0); err != nil {
 		t.Fatal(err)
 	}
-	return lastCallbackID
+	return uint64(len(callbacks))
 }
 
 func TestRunBatch(t *testing.T) {
@@ -345,7 +345,7 @@ func TestRunBatchRejects(t *testing.T) {
 	h := newFakeHost(t)
 	ds, _ := GetDataSource("ds")
 	ds.SubscribeArray(func(DataSource, DataArray) error { return nil }, 0)
-	arrayID := lastCallbackID
+	arrayID := uint64(len(callbacks))
 	ran := 0
 	dataID := subscribe(t, func(DataSource, Data) { ran++ })
 	for _, tt := range []struct {

@@ -8,12 +8,19 @@ import (
 // apiVersion is what gadgetAPIVersion returns: the v1 ABI.
 const apiVersion = 1
 
-// Subscriptions by callback ID. The guest is single-threaded (the host
-// never calls into it concurrently), so no locking.
-var (
-	lastCallbackID uint64
-	callbacks      = map[uint64]any{}
-)
+// Subscriptions: callback ID i is callbacks[i-1]. The guest is
+// single-threaded (the host never calls into it concurrently), so no
+// locking. A slice rather than a map: a lookup is one index, and a module
+// that uses no map of its own links none of Go's map code.
+var callbacks []any
+
+// callback returns the subscription registered under id, nil if none.
+func callback(id uint64) any {
+	if id == 0 || id > uint64(len(callbacks)) {
+		return nil
+	}
+	return callbacks[id-1]
+}
 
 // GetDataSource returns the data source called name, which an earlier
 // stage (the eBPF program, another operator) created.
@@ -35,11 +42,10 @@ func NewDataSource(name string, typ DataSourceType) (DataSource, error) {
 }
 
 func (ds DataSource) subscribe(cb any, priority uint32, typ subscriptionType) error {
-	lastCallbackID++
-	id := lastCallbackID
-	callbacks[id] = cb
+	callbacks = append(callbacks, cb)
+	id := uint64(len(callbacks))
 	if hostSubscribe(uint32(ds), uint32(typ), priority, id) != 0 {
-		delete(callbacks, id)
+		callbacks = callbacks[:id-1] // the host did not take the id
 		return errors.New("subscribe to data source")
 	}
 	return nil
@@ -64,7 +70,7 @@ func (ds DataSource) SubscribePacket(cb PacketFunc, priority uint32) error {
 
 // dispatch runs the callback registered under cbID: the v1 per-event path.
 func dispatch(cbID uint64, ds, h uint32) {
-	switch cb := callbacks[cbID].(type) {
+	switch cb := callback(cbID).(type) {
 	case DataFunc:
 		cb(DataSource(ds), Data(h))
 	case ArrayFunc:

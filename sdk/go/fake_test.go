@@ -35,12 +35,12 @@ func newFakeHost(t *testing.T) *fakeHost {
 	}
 	old := nativeHost
 	nativeHost = h
-	oldCallbacks, oldID := callbacks, lastCallbackID
-	callbacks, lastCallbackID = map[uint64]any{}, 0
+	oldCallbacks := callbacks
+	callbacks = nil
 	batch = batchState{}
 	t.Cleanup(func() {
 		nativeHost = old
-		callbacks, lastCallbackID = oldCallbacks, oldID
+		callbacks = oldCallbacks
 		batch = batchState{}
 	})
 	return h

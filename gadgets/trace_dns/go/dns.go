@@ -7,7 +7,6 @@ package main
 
 import (
 	"errors"
-	"net/netip"
 	"strconv"
 )
 
@@ -111,19 +110,17 @@ func parseMessage(b []byte, m *message) error {
 		if class != classINET {
 			continue
 		}
-		var a netip.Addr
-		switch {
-		case typ == typeA && rdlen == 4:
-			a = netip.AddrFrom4([4]byte(rdata))
-		case typ == typeAAAA && rdlen == 16:
-			a = netip.AddrFrom16([16]byte(rdata))
-		default:
+		if !(typ == typeA && rdlen == 4 || typ == typeAAAA && rdlen == 16) {
 			continue
 		}
 		if len(m.addresses) > 0 {
 			m.addresses = append(m.addresses, ',')
 		}
-		m.addresses = a.AppendTo(m.addresses)
+		if rdlen == 4 {
+			m.addresses = appendIPv4(m.addresses, [4]byte(rdata))
+		} else {
+			m.addresses = appendIPv6(m.addresses, [16]byte(rdata))
+		}
 	}
 	return nil
 }
@@ -238,31 +235,24 @@ const (
 )
 
 // Names of query types: upstream's set, then a few that are common today.
-var qtypeNames = map[uint16]string{
+// An array indexed by type (CAA, 257, is the only one above 255): a map
+// would link Go's map code into the module.
+var qtypeSmall = [256]string{
 	1: "A", 2: "NS", 5: "CNAME", 6: "SOA", 11: "WKS", 12: "PTR", 13: "HINFO",
 	14: "MINFO", 15: "MX", 16: "TXT", 28: "AAAA", 33: "SRV", 41: "OPT",
 	252: "AXFR", 255: "ALL",
 	35: "NAPTR", 43: "DS", 46: "RRSIG", 47: "NSEC", 48: "DNSKEY",
-	64: "SVCB", 65: "HTTPS", 251: "IXFR", 257: "CAA",
+	64: "SVCB", 65: "HTTPS", 251: "IXFR",
 }
 
-// qtypeSmall holds qtypeNames below 256: a map lookup costs the guest
-// far more than an index.
-var qtypeSmall = func() (a [256]string) {
-	for t, n := range qtypeNames {
-		if t < 256 {
-			a[t] = n
-		}
-	}
-	return a
-}()
+const typeCAA = 257
 
 func qtypeName(t uint16) string {
-	if t < 256 && qtypeSmall[t] != "" {
+	switch {
+	case t < 256 && qtypeSmall[t] != "":
 		return qtypeSmall[t]
-	}
-	if n, ok := qtypeNames[t]; ok {
-		return n
+	case t == typeCAA:
+		return "CAA"
 	}
 	return strconv.Itoa(int(t))
 }

@@ -16,8 +16,24 @@ const (
 	nsPerS  = int64(1e9)
 )
 
-var durationUnits = map[string]int64{
-	"ns": 1, "us": nsPerUs, "µs": nsPerUs, "ms": nsPerMs, "s": nsPerS, "m": 60 * nsPerS, "h": 3600 * nsPerS,
+// durationUnit is the scale of a unit of Go durations (no map: see
+// qtypeSmall).
+func durationUnit(u string) (int64, bool) {
+	switch u {
+	case "ns":
+		return 1, true
+	case "us", "µs":
+		return nsPerUs, true
+	case "ms":
+		return nsPerMs, true
+	case "s":
+		return nsPerS, true
+	case "m":
+		return 60 * nsPerS, true
+	case "h":
+		return 3600 * nsPerS, true
+	}
+	return 0, false
 }
 
 var errDuration = errors.New("not a duration (a number of seconds, or a Go duration such as 5s, 500ms, 1m30s)")
@@ -51,7 +67,7 @@ func parseTimeout(s string) (int64, error) {
 		for j < len(rest) && !(rest[j] >= '0' && rest[j] <= '9' || rest[j] == '.') {
 			j++
 		}
-		scale, known := durationUnits[rest[i:j]]
+		scale, known := durationUnit(rest[i:j])
 		v, ok := decimal(rest[:i], scale)
 		if !known || !ok || total+v < total {
 			return 0, errDuration

@@ -8,7 +8,6 @@ package main
 import (
 	"bytes"
 	"errors"
-	"net/netip"
 	"strconv"
 
 	api "github.com/gadgetkit/ig/sdk/go"
@@ -341,19 +340,6 @@ func appendField(dst []byte, f api.Field, d api.Data) []byte {
 	return append(dst, fieldBytes(f, d)...)
 }
 
-// addr is the address raw holds (IPv4 in its first 4 bytes).
-func addr(raw [16]byte, version uint8) netip.Addr {
-	if version == 4 {
-		return netip.AddrFrom4([4]byte(raw[:4]))
-	}
-	return netip.AddrFrom16(raw)
-}
-
-// endpoint formats "addr:port" ("[addr]:port" for IPv6) into dst.
-func endpoint(dst []byte, a netip.Addr, port uint16) []byte {
-	return netip.AddrPortFrom(a, port).AppendTo(dst)
-}
-
 // reportScratch is where reportUnanswered formats endpoints.
 var reportScratch [64]byte
 
@@ -373,12 +359,12 @@ func reportUnanswered(p *entry, waited int64) {
 	un.comm.SetBytes(d, i.comm)
 	un.pid.SetUint32(d, i.pid)
 	un.tid.SetUint32(d, i.tid)
-	client, server := addr(p.key.addr, p.key.version), addr(i.server, p.key.version)
-	text := endpoint(reportScratch[:0], client, p.key.port)
+	v := p.key.version
+	text := appendEndpoint(reportScratch[:0], p.key.addr, v, p.key.port)
 	un.src.SetBytes(d, text)
-	text = endpoint(text[:0], server, i.serverPort)
+	text = appendEndpoint(text[:0], i.server, v, i.serverPort)
 	un.dst.SetBytes(d, text)
-	un.nameserver.SetBytes(d, server.AppendTo(text[:0]))
+	un.nameserver.SetBytes(d, appendAddr(text[:0], i.server, v))
 	un.id.SetBytes(d, id[:])
 	un.qr.SetString(d, "Q")
 	qtype := ""
