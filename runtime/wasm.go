@@ -80,6 +80,7 @@ type compileResult struct {
 
 // compileWasm compiles the gadget's module in the background; the channel
 // delivers the result once.
+//
 // With opts.LastRun the gadget lets go of the module's bytes: once the
 // compilation is done, nothing refers to them, and Content.Release is
 // called. Each run compiles a module of its own and instantiates it once
