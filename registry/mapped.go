@@ -20,8 +20,8 @@ import (
 // compilation can start, on a VM where page faults are expensive; the
 // mapped file's pages come from the page cache, 64 KiB per fault. The
 // bytes are checked against the digest like fetch's. release unmaps them
-// (nil when the blob was read instead); until then they stay valid (blobs are replaced by rename and removed by
-// unlink, never rewritten in place).
+// (nil when the blob was read instead); until then they stay valid: blobs
+// are written by rename and removed by unlink, never rewritten in place.
 //
 // Anything unusual (a file missing or of another size than the
 // descriptor says, a digest mismatch) falls back to fetch, which reports
