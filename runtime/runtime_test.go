@@ -165,6 +165,24 @@ func runGadget(t *testing.T, g *runtime.Gadget, opts runtime.RunOptions, child *
 	return r.res, out.Bytes()
 }
 
+// lockedBuffer is a bytes.Buffer a run writes to while the test reads it.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
 func getppidChild(n int) *exec.Cmd {
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), "IG_RUNTIME_TEST_GETPPID="+strconv.Itoa(n))
@@ -489,7 +507,8 @@ func TestWasmSeesEnrichment(t *testing.T) {
 	g := testGadget(t, "wasmk8s")
 	cd := testutil.StartContainerd(t, "/tmp/ig-containers-runtime")
 	pod := fmt.Sprintf("pod-%d", os.Getpid())
-	var out, errOut bytes.Buffer
+	var out lockedBuffer
+	var errOut bytes.Buffer
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
@@ -502,7 +521,11 @@ func TestWasmSeesEnrichment(t *testing.T) {
 	cd.Run(t, "c-wasm-"+strconv.Itoa(os.Getpid()), map[string]string{
 		"io.kubernetes.pod.name": pod, "io.kubernetes.pod.namespace": "ns", "io.kubernetes.container.name": "c",
 	}, "sh", "-c", "while true; do sh -c 'echo $PPID' >/dev/null; sleep 0.2; done")
-	time.Sleep(3 * time.Second)
+	// Until a few events came, or 30 s: the module's compilation (no
+	// cache here) takes seconds on a busy machine.
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline) && strings.Count(out.String(), pod) < 6; {
+		time.Sleep(100 * time.Millisecond)
+	}
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatalf("Run: %v\n%s", err, errOut.String())
