@@ -165,24 +165,6 @@ func runGadget(t *testing.T, g *runtime.Gadget, opts runtime.RunOptions, child *
 	return r.res, out.Bytes()
 }
 
-// lockedBuffer is a bytes.Buffer a run writes to while the test reads it.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 func getppidChild(n int) *exec.Cmd {
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), "IG_RUNTIME_TEST_GETPPID="+strconv.Itoa(n))
@@ -507,7 +489,7 @@ func TestWasmSeesEnrichment(t *testing.T) {
 	g := testGadget(t, "wasmk8s")
 	cd := testutil.StartContainerd(t, "/tmp/ig-containers-runtime")
 	pod := fmt.Sprintf("pod-%d", os.Getpid())
-	var out lockedBuffer
+	var out testutil.Buffer
 	var errOut bytes.Buffer
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)

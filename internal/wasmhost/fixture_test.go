@@ -2,7 +2,6 @@ package wasmhost
 
 import (
 	"bufio"
-	"bytes"
 	"encoding/binary"
 	"math"
 	"os"
@@ -10,7 +9,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/cilium/ebpf"
@@ -19,24 +17,6 @@ import (
 	"github.com/gadgetkit/ig/internal/datasource"
 	"github.com/gadgetkit/ig/internal/pipeline"
 )
-
-// syncBuffer is a bytes.Buffer safe for concurrent writes.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 var checkRe = regexp.MustCompile(`check (.+?): (ok|FAIL.*)$`)
 

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/gadgetkit/ig/internal/datasource"
+	"github.com/gadgetkit/ig/internal/testutil"
 )
 
 func TestCompileRejects(t *testing.T) {
@@ -62,7 +63,7 @@ func hostile(t *testing.T, wasm []byte, cfg Config) (*Instance, *datasource.Data
 		cfg.Name = "hostile"
 	}
 	if cfg.Stderr == nil {
-		cfg.Stderr = &syncBuffer{}
+		cfg.Stderr = &testutil.Buffer{}
 	}
 	mod, err := Compile(ctx, wasm, cfg)
 	if err != nil {
@@ -314,7 +315,7 @@ func TestEndlessStartFunction(t *testing.T) {
 	wasm := wmod{funcs: []wfunc{fnVersion1, {body: loop}}, memMin: 1, start: 2}.encode()
 	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 	defer cancel()
-	mod, err := Compile(ctx, wasm, Config{Name: "hostile", Stderr: &syncBuffer{}})
+	mod, err := Compile(ctx, wasm, Config{Name: "hostile", Stderr: &testutil.Buffer{}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -463,7 +464,7 @@ func TestHostPanicRecovered(t *testing.T) {
 		imports: []wimport{{"ig", "shouldDiscardMntnsID", []byte{tI64}, sigI32}},
 		funcs:   []wfunc{fnVersion1, {results: sigI32, export: "gadgetInit", body: ins(i64c(1), call(0))}},
 	}.encode()
-	stderr := &syncBuffer{}
+	stderr := &testutil.Buffer{}
 	ctx := context.Background()
 	mod, err := Compile(ctx, wasm, Config{Name: "panic", Stderr: stderr})
 	if err != nil {

@@ -19,6 +19,7 @@ import (
 	"github.com/gadgetkit/ig/internal/datasource"
 	"github.com/gadgetkit/ig/internal/metadata"
 	"github.com/gadgetkit/ig/internal/pipeline"
+	"github.com/gadgetkit/ig/internal/testutil"
 	"github.com/gadgetkit/ig/internal/wasmhost/internal/preempt"
 )
 
@@ -85,7 +86,7 @@ func TestEverything(t *testing.T) {
 		}
 		return nil
 	}
-	stderr := &syncBuffer{}
+	stderr := &testutil.Buffer{}
 	env := Env{
 		DataSources:        []*datasource.DataSource{events, snap},
 		Params:             params,
@@ -247,12 +248,12 @@ func equal(a, b []uint64) bool {
 // startGuest compiles the named guest, runs it with params on a new
 // events datasource and starts it; its log goes to the returned buffer.
 // The instance is closed when the test ends.
-func startGuest(t *testing.T, name string, params map[string]string) (*Instance, *datasource.DataSource, *syncBuffer) {
+func startGuest(t *testing.T, name string, params map[string]string) (*Instance, *datasource.DataSource, *testutil.Buffer) {
 	t.Helper()
 	wasm := guest(t, name)
 	ctx := context.Background()
 	events := newEventsDS(t)
-	stderr := &syncBuffer{}
+	stderr := &testutil.Buffer{}
 	mod, err := Compile(ctx, wasm, Config{Name: name, Stderr: stderr, CacheDir: testCache})
 	if err != nil {
 		t.Fatal(err)
