@@ -11,8 +11,9 @@ import (
 )
 
 // plan is what the user asked of a run's output, resolved against the
-// run's datasources before anything is loaded, so a typo in a field name
-// fails fast and nothing touches the kernel.
+// run's datasources before the collection is attached, so a typo in a
+// field name fails fast (with a Wasm module the collection may already
+// be loaded then, see earlyLoad: it is closed unused).
 type plan struct {
 	output   format.OutputSpec
 	fields   map[*datasource.DataSource][]*datasource.Field
