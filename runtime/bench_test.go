@@ -68,15 +68,10 @@ func traceOpenStages(b testing.TB, dir string, opts RunOptions) ([]pipeline.Stag
 	if g.hasWasm {
 		wctx, cancel := context.WithCancel(ctx)
 		b.Cleanup(cancel)
-		r := <-g.compileWasm(wctx, opts)
-		if r.err != nil {
-			b.Fatal(r.err)
-		}
-		if w, err = g.startWasm(wctx, cancel, r.mod, run, g.spec.Metadata.Clone(), nil, opts); err != nil {
+		if w, err = g.openWasm(wctx, cancel, run, nil, opts); err != nil {
 			b.Fatal(err)
 		}
 		b.Cleanup(func() { w.close(wctx) })
-		g.annotateWasm(run, w)
 	}
 	pl, err := g.plan(run, w, opts)
 	if err != nil {

@@ -98,15 +98,10 @@ func (g *Gadget) Inspect(ctx context.Context, opts RunOptions) (Info, error) {
 		}
 		wctx, cancel := context.WithCancel(ctx)
 		defer cancel()
-		r := <-g.compileWasm(wctx, opts)
-		if r.err != nil {
-			return Info{}, r.err
-		}
-		if w, err = g.startWasm(wctx, cancel, r.mod, run, g.spec.Metadata.Clone(), params, opts); err != nil {
+		if w, err = g.openWasm(wctx, cancel, run, params, opts); err != nil {
 			return Info{}, err
 		}
 		defer w.close(ctx)
-		g.annotateWasm(run, w)
 	}
 	add := func(ds *datasource.DataSource, source string) {
 		if run.ds[ds] != nil {

@@ -104,6 +104,24 @@ func (g *Gadget) compileWasm(ctx context.Context, opts RunOptions) <-chan compil
 	return ch
 }
 
+// openWasm compiles the gadget's module, starts it for run (startWasm,
+// with a copy of gadget.yaml's configuration) and applies gadget.yaml's
+// annotations to what it added: a start for Inspect and the benchmarks,
+// which need no gadgetPreStart and overlap nothing with the compilation
+// (Run does both).
+func (g *Gadget) openWasm(ctx context.Context, cancel context.CancelFunc, run *runState, params map[string]string, opts RunOptions) (*wasmRun, error) {
+	r := <-g.compileWasm(ctx, opts)
+	if r.err != nil {
+		return nil, r.err
+	}
+	w, err := g.startWasm(ctx, cancel, r.mod, run, g.spec.Metadata.Clone(), params, opts)
+	if err != nil {
+		return nil, err
+	}
+	g.annotateWasm(run, w)
+	return w, nil
+}
+
 // wasmLeft fails when a run with LastRun took the module's bytes.
 func (g *Gadget) wasmLeft() error {
 	if g.hasWasm && g.wasm == nil {
