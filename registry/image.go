@@ -40,11 +40,9 @@ type Image struct {
 	release func() // unmaps Wasm
 }
 
-// Close releases the Wasm module's bytes, which [Store.Load] maps from
-// the store's blob file read-only instead of reading them onto the heap (a
-// Go module is 2-3 MB, read once to be compiled). Wasm, and every copy of
-// the slice, must not be used afterwards. An image that is not closed
-// keeps the mapping until the process exits.
+// Close releases the Wasm module's bytes if [Store.LoadMapped] mapped
+// them: Wasm, and every copy of the slice, must not be used afterwards.
+// It does nothing for an image from [Store.Load].
 func (img *Image) Close() {
 	if img.release != nil {
 		img.release()
@@ -59,6 +57,19 @@ func (img *Image) Close() {
 // index has no manifest for arch, [ErrInvalidImage] when the content is not
 // a gadget image.
 func (s *Store) Load(ctx context.Context, ref, arch string) (*Image, error) {
+	return s.load(ctx, ref, arch, false)
+}
+
+// LoadMapped is Load with the Wasm module mapped read-only from its blob
+// file instead of read onto the heap, for a caller that reads it once and
+// then calls [Image.Close] (ig run: a Go module is 2-3 MB, compiled once,
+// and reading it faults in as many fresh pages before the compilation
+// can start). Until Close the blob file stays open in the mapping.
+func (s *Store) LoadMapped(ctx context.Context, ref, arch string) (*Image, error) {
+	return s.load(ctx, ref, arch, true)
+}
+
+func (s *Store) load(ctx context.Context, ref, arch string, mapWasm bool) (*Image, error) {
 	r, err := s.resolver.Parse(ref)
 	if err != nil {
 		return nil, err
@@ -71,7 +82,7 @@ func (s *Store) Load(ctx context.Context, ref, arch string) (*Image, error) {
 		} else if err != nil {
 			return fmt.Errorf("image %q: %w", img.Ref, err)
 		}
-		if err := img.load(ctx, snap, desc, arch); err != nil {
+		if err := img.load(ctx, snap, desc, arch, mapWasm); err != nil {
 			img.Close()
 			return fmt.Errorf("image %q: %w", img.Ref, err)
 		}
@@ -83,7 +94,7 @@ func (s *Store) Load(ctx context.Context, ref, arch string) (*Image, error) {
 	return img, nil
 }
 
-func (img *Image) load(ctx context.Context, snap *snapshot, desc ocispec.Descriptor, arch string) error {
+func (img *Image) load(ctx context.Context, snap *snapshot, desc ocispec.Descriptor, arch string, mapWasm bool) error {
 	if desc.MediaType != ocispec.MediaTypeImageIndex {
 		return fmt.Errorf("is not an image index (media type %q): %w", desc.MediaType, ErrInvalidImage)
 	}
@@ -144,7 +155,7 @@ func (img *Image) load(ctx context.Context, snap *snapshot, desc ocispec.Descrip
 			return fmt.Errorf("manifest for %s has more than one %s layer: %w", arch, l.MediaType, ErrInvalidImage)
 		}
 		seen[l.MediaType] = true
-		if l.MediaType == MediaTypeWasm {
+		if l.MediaType == MediaTypeWasm && mapWasm {
 			data, release, err := snap.fetchMapped(ctx, l)
 			if err != nil {
 				return err

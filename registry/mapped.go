@@ -1,15 +1,11 @@
 package registry
 
 import (
-	"bytes"
 	"context"
-	"io"
-	"os"
 	"path/filepath"
 
+	"github.com/gadgetkit/ig/internal/mmapfile"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
-	"golang.org/x/sys/unix"
-	"oras.land/oras-go/v2/content"
 )
 
 // fetchMapped is fetch for a blob read once and then let go of: the Wasm
@@ -38,22 +34,14 @@ func (snap *snapshot) mapBlob(d ocispec.Descriptor) ([]byte, func(), bool) {
 	if snap.root == "" || d.Size <= 0 || d.Size > exactReadLimit || d.Digest.Validate() != nil {
 		return nil, nil, false
 	}
-	f, err := os.Open(filepath.Join(snap.root, ocispec.ImageBlobsDir, d.Digest.Algorithm().String(), d.Digest.Encoded()))
+	b, unmap, err := mmapfile.Map(filepath.Join(snap.root, ocispec.ImageBlobsDir, d.Digest.Algorithm().String(), d.Digest.Encoded()), d.Size)
 	if err != nil {
 		return nil, nil, false
 	}
-	defer f.Close()
-	if fi, err := f.Stat(); err != nil || !fi.Mode().IsRegular() || fi.Size() != d.Size {
+	v := d.Digest.Verifier()
+	if _, err := v.Write(b); err != nil || !v.Verified() {
+		unmap()
 		return nil, nil, false
 	}
-	b, err := unix.Mmap(int(f.Fd()), 0, int(d.Size), unix.PROT_READ, unix.MAP_PRIVATE)
-	if err != nil {
-		return nil, nil, false
-	}
-	vr := content.NewVerifyReader(bytes.NewReader(b), d)
-	if _, err := io.Copy(io.Discard, vr); err != nil || vr.Verify() != nil {
-		_ = unix.Munmap(b)
-		return nil, nil, false
-	}
-	return b, func() { _ = unix.Munmap(b) }, true
+	return b, unmap, true
 }

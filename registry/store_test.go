@@ -773,9 +773,10 @@ func TestStoreConcurrent(t *testing.T) {
 	}
 }
 
-// TestLoadMapsWasm: Load maps the Wasm layer from its blob file (Close
-// unmaps it) and still checks it against its digest: a blob damaged in
-// place fails the load as any other damaged blob does.
+// TestLoadMapsWasm: LoadMapped maps the Wasm layer from its blob file
+// (Close unmaps it; Load reads it) and still checks it against its
+// digest: a blob damaged in place fails the load as any other damaged
+// blob does.
 func TestLoadMapsWasm(t *testing.T) {
 	ctx := context.Background()
 	s := openTestStore(t)
@@ -783,7 +784,10 @@ func TestLoadMapsWasm(t *testing.T) {
 	if _, err := s.Put(ctx, "w", a); err != nil {
 		t.Fatal(err)
 	}
-	img, err := s.Load(ctx, "w", "amd64")
+	if img, err := s.Load(ctx, "w", "amd64"); err != nil || !bytes.Equal(img.Wasm, a.Wasm) || img.release != nil {
+		t.Fatalf("Load: %v, Wasm %q mapped %v; want it read", err, img.Wasm, err == nil && img.release != nil)
+	}
+	img, err := s.LoadMapped(ctx, "w", "amd64")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -811,7 +815,7 @@ func TestLoadMapsWasm(t *testing.T) {
 	if err := os.WriteFile(path, damaged, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	_, err = s.Load(ctx, "w", "amd64")
+	_, err = s.LoadMapped(ctx, "w", "amd64")
 	if err == nil || !strings.Contains(err.Error(), wasmLayer.Digest.String()) {
 		t.Errorf("Load of an image whose Wasm blob is damaged: %v, want an error naming the blob", err)
 	}

@@ -234,7 +234,7 @@ func openGadgetAt(ctx context.Context, set settings, image, ref string) (*runtim
 	if err != nil {
 		return nil, err
 	}
-	img, err := st.Load(ctx, ref, goruntime.GOARCH)
+	img, err := st.LoadMapped(ctx, ref, goruntime.GOARCH)
 	if err != nil {
 		return nil, err
 	}

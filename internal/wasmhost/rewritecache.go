@@ -3,13 +3,10 @@ package wasmhost
 import (
 	"crypto/sha256"
 	"encoding/hex"
-	"fmt"
-	"math"
 	"os"
 	"path/filepath"
 
-	"golang.org/x/sys/unix"
-
+	"github.com/gadgetkit/ig/internal/mmapfile"
 	"github.com/gadgetkit/ig/internal/wasmhost/internal/preempt"
 )
 
@@ -36,33 +33,12 @@ func rewritePath(src []byte, cacheDir string) string {
 // shrink under the reader.
 func instrument(src []byte, cacheDir string) (out []byte, release func(), cached bool, err error) {
 	if cacheDir != "" {
-		if b, unmap, err := mapFile(rewritePath(src, cacheDir)); err == nil {
+		if b, unmap, err := mmapfile.Map(rewritePath(src, cacheDir), -1); err == nil {
 			return b, unmap, true, nil
 		}
 	}
 	out, err = preempt.Instrument(src)
 	return out, func() {}, false, err
-}
-
-// mapFile maps the file at path read-only; an empty file is an error.
-func mapFile(path string) ([]byte, func(), error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, nil, err
-	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return nil, nil, err
-	}
-	if fi.Size() <= 0 || fi.Size() > math.MaxInt32 {
-		return nil, nil, fmt.Errorf("%s: %d bytes", path, fi.Size())
-	}
-	b, err := unix.Mmap(int(f.Fd()), 0, int(fi.Size()), unix.PROT_READ, unix.MAP_PRIVATE)
-	if err != nil {
-		return nil, nil, err
-	}
-	return b, func() { _ = unix.Munmap(b) }, nil
 }
 
 // storeInstrumented keeps the rewrite of src; failures only cost the
