@@ -137,6 +137,9 @@ type runState struct {
 	// hostOnly marks the columns of that batch the host cannot read or
 	// set in some record (kindHostOnly).
 	hostOnly []bool
+	// cols and rowSize are the layout the batch was encoded with.
+	cols    []batchCol
+	rowSize uint32
 }
 
 // Instantiate starts an instance of m for one run: it instantiates WASI

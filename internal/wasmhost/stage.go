@@ -130,7 +130,7 @@ func (i *Instance) runSub(ctx context.Context, st *dsState, sub *subscription, b
 		})
 	}
 	clear(rs.vals)
-	rs.st, rs.b, rs.ref, rs.arr, rs.vals = nil, nil, dataRef{}, arrayRef{}, rs.vals[:0]
+	rs.st, rs.b, rs.ref, rs.arr, rs.vals, rs.cols = nil, nil, dataRef{}, arrayRef{}, rs.vals[:0], nil
 	i.depth--
 	return err
 }
@@ -235,6 +235,17 @@ func listed(f *datasource.Field) bool {
 	return f.Flags&datasource.FlagContainer == 0 && f.Payload >= 0
 }
 
+// setLayout brings the datasource's batch table up to date and fixes it
+// as the layout this batch is encoded and read back with, to the end:
+// the guest may change the datasource's fields (and so its table) during
+// the call, and a nested batch then rebuilds it.
+func (rs *runState) setLayout() {
+	if rs.st.tableDirty {
+		rs.st.rebuildTable()
+	}
+	rs.cols, rs.rowSize = rs.st.cols, rs.st.rowSize
+}
+
 // batchSize is the size of the batch buffer for the batch of rs: header,
 // table, rows and the bytes of the buffer values. It keeps the buffer
 // values it finds in rs.vals, column after column (value k of column c
@@ -242,11 +253,11 @@ func listed(f *datasource.Field) bool {
 // columns the host cannot set at all, and the buffer columns a record is
 // too short for.
 func batchSize(rs *runState) uint64 {
-	st, recs := rs.st, rs.b.Records
-	n := uint64(batchHeaderSize) + uint64(len(st.cols))*batchFieldSize + uint64(len(recs))*uint64(st.rowSize)
+	recs := rs.b.Records
+	n := uint64(batchHeaderSize) + uint64(len(rs.cols))*batchFieldSize + uint64(len(recs))*uint64(rs.rowSize)
 	rs.vals = rs.vals[:0]
-	rs.hostOnly = slices.Grow(rs.hostOnly[:0], len(st.cols))[:len(st.cols)]
-	for j, c := range st.cols {
+	rs.hostOnly = slices.Grow(rs.hostOnly[:0], len(rs.cols))[:len(rs.cols)]
+	for j, c := range rs.cols {
 		rs.hostOnly[j] = !settable(c.f)
 		if c.buf < 0 {
 			continue
@@ -269,19 +280,19 @@ func batchSize(rs *runState) uint64 {
 // the scalar columns complete) gets kindHostOnly, so that the guest uses
 // host calls for it, whose errors concern that record only.
 func encodeBatch(buf []byte, rs *runState) {
-	st, recs := rs.st, rs.b.Records
+	recs := rs.b.Records
 	le := binary.LittleEndian
 	le.PutUint32(buf[0:], batchMagic)
 	le.PutUint32(buf[4:], uint32(len(recs)))
-	le.PutUint32(buf[8:], uint32(len(st.cols)))
-	le.PutUint32(buf[12:], st.rowSize)
-	off := uint32(batchHeaderSize) + uint32(len(st.cols))*batchFieldSize
-	heap := off + uint32(len(recs))*st.rowSize
-	header := rowHeader(len(st.cols))
+	le.PutUint32(buf[8:], uint32(len(rs.cols)))
+	le.PutUint32(buf[12:], rs.rowSize)
+	off := uint32(batchHeaderSize) + uint32(len(rs.cols))*batchFieldSize
+	heap := off + uint32(len(recs))*rs.rowSize
+	header := rowHeader(len(rs.cols))
 	for k, r := range recs {
-		row := buf[off : off+st.rowSize]
+		row := buf[off : off+rs.rowSize]
 		clear(row[:header])
-		for j, c := range st.cols {
+		for j, c := range rs.cols {
 			slot := row[c.slot : c.slot+8]
 			if c.buf >= 0 {
 				v := rs.vals[c.buf*len(recs)+k]
@@ -303,10 +314,10 @@ func encodeBatch(buf []byte, rs *runState) {
 				clear(slot[copy(slot, v):])
 			}
 		}
-		off += st.rowSize
+		off += rs.rowSize
 	}
 	off = batchHeaderSize
-	for j, c := range st.cols {
+	for j, c := range rs.cols {
 		kind, size := uint32(c.f.Kind), c.f.Size
 		if rs.hostOnly[j] {
 			kind |= kindHostOnly
@@ -325,10 +336,8 @@ func encodeBatch(buf []byte, rs *runState) {
 // runBatch makes one dataSourceCallbackBatch call for the whole batch.
 // fellBack is true when gadgetBatchBuffer refused the batch.
 func (i *Instance) runBatch(ctx context.Context, rs *runState, fns *hotFns, sub *subscription) (fellBack bool, err error) {
-	st, recs := rs.st, rs.b.Records
-	if st.tableDirty {
-		st.rebuildTable()
-	}
+	recs := rs.b.Records
+	rs.setLayout()
 	size := batchSize(rs)
 	limit := uint64(i.cfg.limitPages()) * 65536
 	if size > limit {
@@ -384,7 +393,8 @@ func (i *Instance) runBatch(ctx context.Context, rs *runState, fns *hotFns, sub 
 // applyChanges applies what the guest wrote into the rows of the batch
 // buffer buf, with the value area ret (sdk/WASM-ABI.md): the dirty slots
 // of every record, then its discard flag. The layout is the host's own
-// (st.cols): the guest may have overwritten the header and the table.
+// (rs.cols, as encoded): the guest may have overwritten the header and the
+// table.
 func (i *Instance) applyChanges(mem api.Memory, rs *runState, buf []byte, ret uint64) error {
 	var values []byte
 	if ret != 0 {
@@ -395,13 +405,13 @@ func (i *Instance) applyChanges(mem api.Memory, rs *runState, buf []byte, ret ui
 		}
 	}
 	le := binary.LittleEndian
-	st, recs := rs.st, rs.b.Records
-	cols := st.cols
+	recs := rs.b.Records
+	cols := rs.cols
 	off := batchHeaderSize + uint32(len(cols))*batchFieldSize
 	words := (len(cols) + 31) / 32
 	for k, r := range recs {
-		row := buf[off : off+st.rowSize]
-		off += st.rowSize
+		row := buf[off : off+rs.rowSize]
+		off += rs.rowSize
 		flags := le.Uint32(row)
 		if flags&^rowFlagDiscard != 0 {
 			return i.errorf("%s: record %d: unknown flags %#x (1 discard)", exportBatchCallback, k, flags)

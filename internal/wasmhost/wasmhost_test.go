@@ -250,6 +250,13 @@ func equal(a, b []uint64) bool {
 // The instance is closed when the test ends.
 func startGuest(t *testing.T, name string, params map[string]string) (*Instance, *datasource.DataSource, *testutil.Buffer) {
 	t.Helper()
+	return startGuestEnv(t, name, Env{Params: params})
+}
+
+// startGuestEnv is startGuest with env (its DataSources are the events
+// datasource; an Emit that returns a nil slice leaves it unset).
+func startGuestEnv(t *testing.T, name string, env Env) (*Instance, *datasource.DataSource, *testutil.Buffer) {
+	t.Helper()
 	wasm := guest(t, name)
 	ctx := context.Background()
 	events := newEventsDS(t)
@@ -259,7 +266,8 @@ func startGuest(t *testing.T, name string, params map[string]string) (*Instance,
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { mod.Close(ctx) })
-	inst, err := mod.Instantiate(ctx, Env{DataSources: []*datasource.DataSource{events}, Params: params})
+	env.DataSources = []*datasource.DataSource{events}
+	inst, err := mod.Instantiate(ctx, env)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -329,6 +337,37 @@ func TestSDKValues(t *testing.T) {
 	}
 	if log.String() != "" {
 		t.Errorf("guest log:\n%s", log)
+	}
+}
+
+// TestEmitInsideBatch: the guest emits, from its batch callback, an
+// event on the datasource it is running (after taking a new field
+// handle, which changes the datasource's batch table); the host runs the
+// new event through the guest at once. The nested call's record handle is
+// numbered like a record of the running batch: the SDK must leave it to
+// the host (it read and set the outer batch's record 0 instead), and the
+// outer batch's changes must still be read with the layout it was
+// encoded with.
+func TestEmitInsideBatch(t *testing.T) {
+	var inst *Instance
+	emitted := 0
+	inst, events, log := startGuestEnv(t, "sdkvalues", Env{Params: map[string]string{"mode": "nest"},
+		Emit: func(ds *datasource.DataSource, recs []*datasource.Record) error {
+			emitted += len(recs)
+			return inst.Stage(ds).Process(&pipeline.Batch{DS: ds, Records: recs})
+		}})
+	b := eventsBatch(events, 10)
+	if err := inst.Stage(events).Process(b); err != nil {
+		t.Fatalf("%v\nguest log:\n%s", err, log)
+	}
+	if emitted != 1 {
+		t.Fatalf("%d events emitted, want 1\nguest log:\n%s", emitted, log)
+	}
+	verifyEvents(t, events, b, 10, 3, 7)
+	for _, r := range b.Records {
+		if n := events.Field("errs").Uint64(r); n != 0 {
+			t.Errorf("event %d: %d getters or setters failed in the guest", events.Field("u32").Uint64(r), n)
+		}
 	}
 }
 
@@ -523,6 +562,7 @@ func TestBatchTableHostOnly(t *testing.T) {
 	flagged := func(b *pipeline.Batch) string {
 		rs := &runState{}
 		rs.reset(st, b)
+		rs.setLayout()
 		buf := make([]byte, batchSize(rs))
 		encodeBatch(buf, rs)
 		var out []string

@@ -69,7 +69,18 @@ func (ds DataSource) SubscribePacket(cb PacketFunc, priority uint32) error {
 }
 
 // dispatch runs the callback registered under cbID: the v1 per-event path.
+//
+// A call that comes while a batch runs is nested in it (the guest emitted
+// on a datasource it subscribes to, and the host runs the new event at
+// once). Its handle may look like a record of the running batch (the
+// host's per-event driver numbers records as batch records are numbered),
+// so the batch stops answering for its handles until the call returns:
+// the host answers for the nested event.
 func dispatch(cbID uint64, ds, h uint32) {
+	if batch.active {
+		batch.active = false
+		defer func() { batch.active = true }()
+	}
 	switch cb := callback(cbID).(type) {
 	case DataFunc:
 		cb(DataSource(ds), Data(h))

@@ -7,6 +7,11 @@
 // how many getters and setters failed on the event, and how many values
 // read back after a set were not the ones set.
 //
+// With the param mode=nest, the callback of event 4 takes a new field
+// handle (which changes the datasource's batch table) and emits an event
+// on the same datasource (which the host runs through the guest at once,
+// with the new table) before it sets anything.
+//
 // Build: GOOS=wasip1 GOARCH=wasm go build -buildmode=c-shared, in a module
 // that requires the SDK.
 package main
@@ -25,6 +30,9 @@ var (
 
 	failed uint32
 	buf    [64]byte
+
+	events api.DataSource
+	nest   bool
 )
 
 //go:wasmexport gadgetInit
@@ -41,6 +49,9 @@ func initGuest() error {
 	if err != nil {
 		return err
 	}
+	events = ds
+	mode, _ := api.GetParamValue("mode", 16)
+	nest = mode == "nest"
 	for _, g := range []struct {
 		f    *api.Field
 		name string
@@ -84,7 +95,19 @@ func try(err error) {
 }
 
 func onEvent(_ api.DataSource, d api.Data) {
-	failed = 0
+	// First, as the nested call reuses failed and buf.
+	nested := uint32(0)
+	if u32, err := fU32.Uint32(d); nest && err == nil && u32 == 4 {
+		if _, err := events.GetField("u8"); err != nil {
+			nested++
+		}
+		if pkt, err := events.NewPacketSingle(); err != nil {
+			nested++
+		} else if err := events.EmitAndRelease(api.Packet(pkt)); err != nil {
+			nested++
+		}
+	}
+	failed = nested
 	b := get(fB.Bool(d))
 	i8 := get(fI8.Int8(d))
 	i16 := get(fI16.Int16(d))
