@@ -82,9 +82,10 @@ type Reader struct {
 	closed   atomic.Bool
 	// active is set when an event was read since the reader last paused.
 	active bool
-	// created is when the reader was made; readAny is set by its first
-	// event (see startPollPeriod).
-	created time.Time
+	// started is when the reader was first waited on (not when it was
+	// made: a collection may be loaded long before its events are read);
+	// readAny is set by its first event (see startPollPeriod).
+	started time.Time
 	readAny bool
 	// period is the current pause; cycleBytes what was read since the
 	// last pause.
@@ -111,7 +112,7 @@ func newReader(coll *ebpf.Collection, t *gadgetspec.Tracer, perfPages int) (*Rea
 	if m == nil {
 		return nil, fmt.Errorf("map %s not found", t.MapName)
 	}
-	r := &Reader{ds: t.DataSource, mapName: t.MapName, period: MinPollPeriod, created: time.Now()}
+	r := &Reader{ds: t.DataSource, mapName: t.MapName, period: MinPollPeriod}
 	switch m.Type() {
 	case ebpf.RingBuf:
 		rb, err := newRingBuffer(m)
@@ -343,7 +344,10 @@ func (r *Reader) perfSample(wait bool) ([]byte, error) {
 			// first).
 			now := time.Now()
 			period := idlePollPeriod
-			if !r.readAny && now.Sub(r.created) < startWindow {
+			if r.started.IsZero() {
+				r.started = now
+			}
+			if !r.readAny && now.Sub(r.started) < startWindow {
 				period = startPollPeriod
 			}
 			want = now.Add(period)
