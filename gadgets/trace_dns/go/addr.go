@@ -1,10 +1,14 @@
 package main
 
+import "strconv"
+
 // Addresses as text, as net/netip writes them (RFC 5952 for IPv6:
 // lower-case hex, no leading zeros, the first longest run of two or more
 // zero groups as "::", IPv4-mapped addresses as ::ffff:a.b.c.d), without
 // net/netip: it brings the unique package, weak pointers and maps into
-// the module, 90 KB of code that every start decodes and validates.
+// the module, 90 KB of code that every start decodes and validates. The
+// endpoints of reports are written as the host writes address fields
+// (IPv4-mapped addresses as IPv4).
 
 // appendIPv4 appends a as a dotted quad.
 func appendIPv4(dst []byte, a [4]byte) []byte {
@@ -12,7 +16,7 @@ func appendIPv4(dst []byte, a [4]byte) []byte {
 		if i > 0 {
 			dst = append(dst, '.')
 		}
-		dst = appendDec(dst, uint32(b))
+		dst = strconv.AppendUint(dst, uint64(b), 10)
 	}
 	return dst
 }
@@ -52,54 +56,41 @@ func appendIPv6(dst []byte, a [16]byte) []byte {
 		if i > 0 && i != zs+zl {
 			dst = append(dst, ':')
 		}
-		dst = appendHex(dst, g[i])
+		dst = strconv.AppendUint(dst, uint64(g[i]), 16)
 	}
 	return dst
 }
 
-// appendAddr appends the address raw holds: IPv4 in its first 4 bytes
-// when version is 4.
+// appendAddr appends the address raw holds (IPv4 in its first 4 bytes
+// when version is 4) as the host formats the address fields of events:
+// an IPv4-mapped IPv6 address as IPv4.
 func appendAddr(dst []byte, raw [16]byte, version uint8) []byte {
-	if version == 4 {
-		return appendIPv4(dst, [4]byte(raw[:4]))
+	if a, ok := ipv4Of(raw, version); ok {
+		return appendIPv4(dst, a)
 	}
 	return appendIPv6(dst, raw)
 }
 
-// appendEndpoint appends "addr:port", "[addr]:port" for IPv6.
+// appendEndpoint appends "addr:port", "[addr]:port" for IPv6, the
+// address as appendAddr has it.
 func appendEndpoint(dst []byte, raw [16]byte, version uint8, port uint16) []byte {
-	if version == 4 {
-		dst = appendIPv4(dst, [4]byte(raw[:4]))
+	if a, ok := ipv4Of(raw, version); ok {
+		dst = appendIPv4(dst, a)
 	} else {
 		dst = append(dst, '[')
 		dst = append(appendIPv6(dst, raw), ']')
 	}
-	return appendDec(append(dst, ':'), uint32(port))
+	return strconv.AppendUint(append(dst, ':'), uint64(port), 10)
 }
 
-func appendDec(dst []byte, v uint32) []byte {
-	var b [10]byte
-	i := len(b)
-	for {
-		i--
-		b[i] = byte('0' + v%10)
-		v /= 10
-		if v == 0 {
-			break
-		}
+// ipv4Of returns the IPv4 address raw holds, if any: version 4, or an
+// IPv4-mapped IPv6 address (::ffff:a.b.c.d).
+func ipv4Of(raw [16]byte, version uint8) ([4]byte, bool) {
+	if version == 4 {
+		return [4]byte(raw[:4]), true
 	}
-	return append(dst, b[i:]...)
-}
-
-func appendHex(dst []byte, v uint16) []byte {
-	const digits = "0123456789abcdef"
-	started := false
-	for shift := 12; shift >= 0; shift -= 4 {
-		d := v >> shift & 0xf
-		if d != 0 || started || shift == 0 {
-			dst = append(dst, digits[d])
-			started = true
-		}
+	if [12]byte(raw[:12]) == [12]byte{10: 0xff, 11: 0xff} {
+		return [4]byte(raw[12:]), true
 	}
-	return dst
+	return [4]byte{}, false
 }

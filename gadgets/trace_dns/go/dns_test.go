@@ -177,8 +177,9 @@ func TestParseTimeout(t *testing.T) {
 			t.Errorf("%q: no error", in)
 		}
 	}
-	if formatDuration(1500) != "1.50µs" || formatDuration(2_500_000) != "2.50ms" || formatDuration(1_234_000_000) != "1.234s" {
-		t.Errorf("formatDuration: %s %s %s", formatDuration(1500), formatDuration(2_500_000), formatDuration(1_234_000_000))
+	// 1015 ns: the host prints float64(1015)/1e3, just below 1.015, as 1.01.
+	if formatDuration(1500) != "1.50µs" || formatDuration(2_500_000) != "2.50ms" || formatDuration(1_234_000_000) != "1.234s" || formatDuration(1015) != "1.01µs" {
+		t.Errorf("formatDuration: %s %s %s %s", formatDuration(1500), formatDuration(2_500_000), formatDuration(1_234_000_000), formatDuration(1015))
 	}
 }
 

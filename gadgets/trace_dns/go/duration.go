@@ -136,15 +136,11 @@ func formatDuration(ns int64) string {
 	return string(append(b, 's'))
 }
 
-// hundredths formats ns/unit with two decimals, rounded half to even as
-// strconv's 'f' formatting does for the host.
+// hundredths formats ns/unit with two decimals exactly as the host
+// formats durations below a second (internal/formatters): the float64
+// quotient through strconv's 'f' formatting, whose rounding an integer
+// computation does not reproduce (float64(1015)/1e3 lies below 1.015).
+// The float formatting is in the module anyway: the Go runtime uses it.
 func hundredths(b []byte, ns, unit int64) string {
-	q := ns * 100 / unit
-	r := ns*100 - q*unit
-	if 2*r > unit || 2*r == unit && q%2 == 1 {
-		q++
-	}
-	b = strconv.AppendInt(b, q/100, 10)
-	b = append(b, '.', byte('0'+q/10%10), byte('0'+q%10))
-	return string(b)
+	return string(strconv.AppendFloat(b, float64(ns)/float64(unit), 'f', 2, 64))
 }
