@@ -10,30 +10,40 @@ import (
 	"github.com/gadgetkit/ig/internal/wasmhost/internal/preempt"
 )
 
-// The preemption rewrite of a Go module of a few MB takes 20-30 ms, on the
-// path of every start. With a cache directory, the rewritten module is
+// The preemption rewrite of a Go module of a few MB takes 20-30 ms at the
+// start of a process (7.6-11 ms warm, BenchmarkInstrument), on the path of
+// every start. With a cache directory, the rewritten module is
 // kept next to wazero's compiled code, under the hash of the original and
 // the rewriter's version, and read back on later compilations. Entries
 // are written only once the rewritten module compiled and passed
 // validation; one that then fails to compile is dropped and the module
-// rewritten again.
+// rewritten again, once: a retry does not read the cache (an entry that
+// cannot be removed would otherwise be retried without end).
 
-func rewritePath(src []byte, cacheDir string) string {
+// rewriteEntry is the cache entry of one module's rewrite: its path, ""
+// without a cache directory. It is computed once per compilation (the
+// hash of a module of a few MB is not free).
+type rewriteEntry string
+
+func rewriteEntryOf(src []byte, cacheDir string) rewriteEntry {
+	if cacheDir == "" {
+		return ""
+	}
 	sum := sha256.Sum256(src)
-	return filepath.Join(cacheDir, "preempt", preempt.Version+"-"+hex.EncodeToString(sum[:])+".wasm")
+	return rewriteEntry(filepath.Join(cacheDir, "preempt", preempt.Version+"-"+hex.EncodeToString(sum[:])+".wasm"))
 }
 
 // instrument returns the rewritten module, from the cache when it holds
-// it (cached is then true), and a function to call once the bytes are no
-// longer used. A cached module is the cache file mapped read-only rather
-// than read: it is only decoded once by wazero, which copies what it
-// keeps, and a read would fault in 2-3 MB of fresh heap pages (a few
-// hundred page faults on the path of every start) for garbage. Entries
-// are replaced by rename, never rewritten in place, so the mapping cannot
-// shrink under the reader.
-func instrument(src []byte, cacheDir string) (out []byte, release func(), cached bool, err error) {
-	if cacheDir != "" {
-		if b, unmap, err := mmapfile.Map(rewritePath(src, cacheDir), -1); err == nil {
+// it and useCached (cached is then true), and a function to call once the
+// bytes are no longer used. A cached module is the cache file mapped
+// read-only rather than read: it is only decoded once by wazero, which
+// copies what it keeps, and a read would fault in 2-3 MB of fresh heap
+// pages (a few hundred page faults on the path of every start) for
+// garbage. Entries are replaced by rename, never rewritten in place, so
+// the mapping cannot shrink under the reader.
+func (e rewriteEntry) instrument(src []byte, useCached bool) (out []byte, release func(), cached bool, err error) {
+	if e != "" && useCached {
+		if b, unmap, err := mmapfile.Map(string(e), -1); err == nil {
 			return b, unmap, true, nil
 		}
 	}
@@ -41,13 +51,12 @@ func instrument(src []byte, cacheDir string) (out []byte, release func(), cached
 	return out, func() {}, false, err
 }
 
-// storeInstrumented keeps the rewrite of src; failures only cost the
-// next start the rewrite.
-func storeInstrumented(src, rewritten []byte, cacheDir string) {
-	if cacheDir == "" {
+// store keeps a rewrite; failures only cost the next start the rewrite.
+func (e rewriteEntry) store(rewritten []byte) {
+	if e == "" {
 		return
 	}
-	path := rewritePath(src, cacheDir)
+	path := string(e)
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return
 	}
@@ -67,6 +76,8 @@ func storeInstrumented(src, rewritten []byte, cacheDir string) {
 	}
 }
 
-func dropInstrumented(src []byte, cacheDir string) {
-	_ = os.Remove(rewritePath(src, cacheDir))
+func (e rewriteEntry) drop() {
+	if e != "" {
+		_ = os.Remove(string(e))
+	}
 }

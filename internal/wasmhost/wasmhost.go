@@ -90,6 +90,10 @@ type Config struct {
 	// which a further instance would compile again from, and a second
 	// Instantiate fails with ErrSingleInstance.
 	SingleInstance bool
+
+	// rewriteAgain makes Compile rewrite the module rather than take the
+	// cached rewrite (its retry after a cached rewrite failed).
+	rewriteAgain bool
 }
 
 // ErrSingleInstance is returned by a second Instantiate of a module
@@ -177,20 +181,23 @@ func Compile(ctx context.Context, wasm []byte, cfg Config) (m *Module, err error
 	}
 	src, mode := wasm, interruptNone
 	cachedRewrite := false
+	var entry rewriteEntry
 	if !cfg.DisableInterrupt {
 		// Modules the rewriter refuses (no memory, proposals it does not
 		// know, malformed input) get wazero's own checks; wazero reports
 		// what is malformed.
 		mode = interruptWazero
-		if inst, release, cached, ierr := instrument(wasm, cfg.CacheDir); ierr == nil {
+		entry = rewriteEntryOf(src, cfg.CacheDir)
+		if inst, release, cached, ierr := entry.instrument(src, !cfg.rewriteAgain); ierr == nil {
 			defer release() // after CompileModule, which copies what it keeps
 			wasm, mode, cachedRewrite = inst, interruptPreempt, cached
 			if cached {
 				defer func() {
 					// A cached rewrite that does not compile (damaged by
-					// hand) is dropped and redone.
+					// hand) is dropped and redone, once.
 					if m == nil && err != nil {
-						dropInstrumented(src, cfg.CacheDir)
+						entry.drop()
+						cfg.rewriteAgain = true
 						m, err = Compile(ctx, src, cfg)
 					}
 				}()
@@ -212,7 +219,7 @@ func Compile(ctx context.Context, wasm []byte, cfg Config) (m *Module, err error
 		return fail(fmt.Errorf("wasm module %q: %w", cfg.name(), err))
 	}
 	if mode == interruptPreempt && !cachedRewrite {
-		storeInstrumented(src, wasm, cfg.CacheDir)
+		entry.store(wasm)
 	}
 	if cfg.SingleInstance {
 		src = nil
@@ -244,7 +251,7 @@ func (m *Module) binary() (b []byte, release func(), err error) {
 	if m.mode != interruptPreempt {
 		return m.src, func() {}, nil
 	}
-	b, release, _, err = instrument(m.src, m.cfg.CacheDir)
+	b, release, _, err = rewriteEntryOf(m.src, m.cfg.CacheDir).instrument(m.src, true)
 	return b, release, err
 }
 

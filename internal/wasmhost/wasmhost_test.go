@@ -438,7 +438,7 @@ func TestRewriteCache(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	path := rewritePath(wasm, dir)
+	path := string(rewriteEntryOf(wasm, dir))
 	compile := func(step string) {
 		t.Helper()
 		mod, err := Compile(ctx, wasm, Config{CacheDir: dir})
@@ -455,7 +455,7 @@ func TestRewriteCache(t *testing.T) {
 	}
 	compile("first compile")
 	compile("from the cache")
-	if _, _, cached, err := instrument(wasm, dir); !cached || err != nil {
+	if _, _, cached, err := rewriteEntryOf(wasm, dir).instrument(wasm, true); !cached || err != nil {
 		t.Fatalf("instrument: cached %v, %v", cached, err)
 	}
 	if err := os.WriteFile(path, []byte("\x00asm damaged"), 0o600); err != nil {
@@ -467,7 +467,7 @@ func TestRewriteCache(t *testing.T) {
 	if _, err := Compile(ctx, bad, Config{CacheDir: dir}); err == nil {
 		t.Fatal("module without gadgetAPIVersion compiled")
 	}
-	if _, err := os.Stat(rewritePath(bad, dir)); !errors.Is(err, os.ErrNotExist) {
+	if _, err := os.Stat(string(rewriteEntryOf(bad, dir))); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("rewrite of a refused module cached: %v", err)
 	}
 }
