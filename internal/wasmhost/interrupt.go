@@ -2,7 +2,6 @@ package wasmhost
 
 import (
 	"context"
-	"reflect"
 	"sync"
 
 	"github.com/tetratelabs/wazero/api"
@@ -36,9 +35,9 @@ func (i *Instance) callCtx(ctx context.Context) context.Context {
 
 // interrupter sets an instrumented guest's interrupt flag when the context
 // of the running call ends. It follows one context at a time: arming it
-// with the context a call is made under costs a comparison when the
-// context is the one it already follows (Stage calls all use the same),
-// and one context.AfterFunc registration otherwise.
+// with a context that ends when the one it follows does (the same Done
+// channel: Stage calls all use the same context) costs a comparison, and
+// any other one context.AfterFunc registration.
 type interrupter struct {
 	flag api.MutableGlobal
 
@@ -53,9 +52,9 @@ type interrupter struct {
 // arm makes the flag follow ctx. Calls into the guest are serialised, so
 // arm is never called concurrently with itself.
 func (it *interrupter) arm(ctx context.Context) {
-	// Interface == panics when both hold the same type and it is not
-	// comparable (a context struct with a slice, passed by value).
-	if reflect.TypeOf(ctx).Comparable() && ctx == it.ctx {
+	// Done channels, not the contexts: interface == panics on a context
+	// value of a type that is not comparable, or holds one.
+	if it.ctx != nil && ctx.Done() == it.ctx.Done() {
 		return
 	}
 	if it.stop != nil {
