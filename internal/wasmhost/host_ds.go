@@ -525,6 +525,7 @@ func (i *Instance) dataOf(h uint32) (*datasource.Record, *dsState) {
 		if rs == nil {
 			return nil, nil
 		}
+		i.batchHandleCalls++
 		idx := h - batchHandleBase
 		if idx >= uint32(len(rs.b.Records)) {
 			return nil, nil

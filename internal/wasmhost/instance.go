@@ -95,6 +95,10 @@ type Instance struct {
 	// inside the guest's own call and must not take mu).
 	depth     int
 	emitDepth atomic.Int32
+	// batchHandleCalls counts host calls on the records of a batch by
+	// their batch handles: what a guest could not do in the batch itself
+	// (tests check that the batch path needs none).
+	batchHandleCalls int
 	// callStart is when the running outermost guest call began (Unix ns),
 	// 0 when none runs; see Busy.
 	callStart atomic.Int64

@@ -335,6 +335,10 @@ func TestSDKValues(t *testing.T) {
 			t.Errorf("event %d: %d getters or setters failed in the guest", events.Field("u32").Uint64(r), n)
 		}
 	}
+	// All of it through the batch: the SDK made no host call on a record.
+	if inst.batchHandleCalls != 0 {
+		t.Errorf("%d host calls on batch records: the SDK left the batch", inst.batchHandleCalls)
+	}
 	if log.String() != "" {
 		t.Errorf("guest log:\n%s", log)
 	}
@@ -399,6 +403,12 @@ func TestSDKShortRecord(t *testing.T) {
 	// back; the fields the record holds are set.
 	if n := f("errs").Uint64(short); n != 9 {
 		t.Errorf("short record: %d getters or setters failed, want 9", n)
+	}
+	// Only the fields flagged host-only went to the host: for each of the
+	// 10 records, 4 getters and 4 setters of f32, f64, comm and raw, and
+	// comm read back.
+	if inst.batchHandleCalls != 90 {
+		t.Errorf("%d host calls on batch records, want 90", inst.batchHandleCalls)
 	}
 	if i16, u64, w := f("i16").Int64(short), f("u64").Uint64(short), f("w_u32").Uint64(short); i16 != -501 || u64 != 50000000005 || w != 6 {
 		t.Errorf("short record: i16 %d, u64 %d, w_u32 %d, want -501, 50000000005, 6", i16, u64, w)
