@@ -178,6 +178,9 @@ func (b *batchState) field(f Field) *batchField {
 		}
 		return nil
 	}
+	if uint32(f) < maxIndexedField {
+		return nil // indexed, and beyond every listed handle
+	}
 	for i := range b.fields {
 		if b.fields[i].field == uint32(f) {
 			return &b.fields[i]
