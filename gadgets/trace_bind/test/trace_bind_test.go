@@ -181,10 +181,11 @@ func TestBind(t *testing.T) {
 		{"run", "trace_bind", "-o", "json", "--timeout", "3", "--ignore-errors=false"},
 	}
 	b := startBinder(t)
+	stop := sync.OnceFunc(func() { close(b.stop); <-b.done })
+	defer stop() // also when RunAll fails the test
 	start := time.Now()
 	outs := ig.RunAll(t, runs...)
-	close(b.stop)
-	<-b.done
+	stop()
 	t.Logf("%d ig runs in parallel took %v", len(runs), time.Since(start))
 
 	testutil.WaitNewGone(t, before, 5*time.Second, progNames...)

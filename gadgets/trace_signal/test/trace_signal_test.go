@@ -109,10 +109,11 @@ func TestSignals(t *testing.T) {
 		{"run", "trace_signal", "-o", "json", "--timeout", "3", "--kill-only", "--pid", fmt.Sprint(me)},
 	}
 	k := startKiller(t)
+	stop := sync.OnceFunc(func() { close(k.stop); <-k.done })
+	defer stop() // also when RunAll fails the test
 	start := time.Now()
 	outs := ig.RunAll(t, runs...)
-	close(k.stop)
-	<-k.done
+	stop()
 	t.Logf("%d ig runs in parallel took %v", len(runs), time.Since(start))
 
 	testutil.WaitNewGone(t, before, 5*time.Second, progNames...)
