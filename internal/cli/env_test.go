@@ -37,13 +37,19 @@ func TestConfigReadOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	for _, args := range [][]string{
-		{"image", "list"},
-		{"image", "push", image},
-		{"image", "pull", image},
-		{"run", down + "/gadgets/missing:v1"}, // pulled: fails
-		{"run", image, "--pull", "never"},     // loaded: fails (not an ELF)
+	// Each command must get as far as its last step that uses the
+	// configuration; the error says it did.
+	for _, tc := range []struct {
+		args    []string
+		wantErr string // "" for none
+	}{
+		{[]string{"image", "list"}, ""},
+		{[]string{"image", "push", image}, down},
+		{[]string{"image", "pull", image}, down},
+		{[]string{"run", down + "/gadgets/missing:v1"}, down}, // pulled: fails
+		{[]string{"run", image, "--pull", "never"}, "ELF"},    // loaded: fails (not an ELF)
 	} {
+		args := tc.args
 		t.Run(strings.Join(args, " "), func(t *testing.T) {
 			reads := 0
 			var stdout, stderr bytes.Buffer
@@ -59,6 +65,12 @@ func TestConfigReadOnce(t *testing.T) {
 			err := cmd.ExecuteContext(context.Background())
 			if reads != 1 {
 				t.Errorf("configuration read %d times, want 1 (command error: %v)", reads, err)
+			}
+			switch {
+			case tc.wantErr == "" && err != nil:
+				t.Errorf("command error: %v", err)
+			case tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)):
+				t.Errorf("command error %v, want one mentioning %q: the command stopped before the step", err, tc.wantErr)
 			}
 		})
 	}
