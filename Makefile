@@ -16,7 +16,7 @@ help: ## Show this help
 	@awk 'BEGIN{FS=":.*## "} /^[a-zA-Z_-]+:.*## /{printf "  %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 .PHONY: setup
-setup: ## Install clang, llvm, libbpf-dev, bpftool and mount tracefs/bpffs (idempotent)
+setup: ## Install clang, llvm, lld, libbpf-dev, bpftool and mount tracefs/bpffs (idempotent)
 	@scripts/setup.sh
 
 .PHONY: build

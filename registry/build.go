@@ -33,9 +33,11 @@ type BuildOptions struct {
 	// annotation (the building ig's version).
 	BuilderVersion string
 	// Clang, LLVMStrip, Bpftool and Go name the tools; the defaults are
-	// "clang", "llvm-strip", "bpftool" and "go", looked up in $PATH.
+	// "clang", "llvm-strip", "bpftool" and "go", looked up in $PATH. Clang
+	// also builds C wasm modules, with the wasm-ld in $PATH or next to it.
 	Clang, LLVMStrip, Bpftool, Go string
-	// CFlags are appended to the compiler flags, after build.yaml's cflags.
+	// CFlags are appended to the eBPF compiler flags, after build.yaml's
+	// cflags. A C wasm module is compiled without them.
 	CFlags []string
 	// Output receives the tools' own output (compiler diagnostics). Nil
 	// means os.Stderr.
@@ -101,13 +103,16 @@ const (
 // dir holds an optional build.yaml (keys ebpfsource, metadata, wasm,
 // cflags), an optional gadget.yaml, and at least one of an eBPF source
 // (program.bpf.c by default) and a wasm module (build.yaml's wasm: a .wasm
-// file taken as is, or a Go package; without it, a go/ directory with a
-// go.mod). gadget.yaml is validated first. The eBPF source is compiled with
-// clang once per architecture against the embedded SDK headers and a
-// vmlinux.h ($IG_VMLINUX_H, or generated from the running kernel's BTF with
-// bpftool and cached), stripped of DWARF (BTF kept) with llvm-strip and
-// checked to parse as an eBPF collection. A Go wasm module is built with
-// GOOS=wasip1 GOARCH=wasm -buildmode=c-shared.
+// file taken as is, a C file, or a Go package; without it, a go/ directory
+// with a go.mod). gadget.yaml is validated first. The eBPF source is
+// compiled with clang once per architecture against the embedded SDK
+// headers and a vmlinux.h ($IG_VMLINUX_H, or generated from the running
+// kernel's BTF with bpftool and cached), stripped of DWARF (BTF kept) with
+// llvm-strip and checked to parse as an eBPF collection. A C wasm module is
+// compiled and linked by clang (which runs wasm-ld, from lld) into a
+// freestanding reactor without WASI, against the same SDK headers; the
+// cflags of build.yaml and opts.CFlags are for the eBPF source only. A Go
+// wasm module is built with GOOS=wasip1 GOARCH=wasm -buildmode=c-shared.
 //
 // The store is only touched once everything is built. With the same inputs
 // and $SOURCE_DATE_EPOCH set, the index digest is the same.
@@ -128,9 +133,10 @@ func Build(ctx context.Context, dir string, opts BuildOptions) (ocispec.Descript
 }
 
 type builder struct {
-	dir  string
-	opts BuildOptions
-	tmp  string
+	dir     string
+	opts    BuildOptions
+	tmp     string
+	include string // the extracted SDK headers; empty until needed
 }
 
 // path resolves a build.yaml path against the gadget directory.

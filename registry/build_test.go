@@ -333,7 +333,7 @@ func TestBuildInputErrors(t *testing.T) {
 		{"empty", "", "nothing to build: no eBPF source and no wasm module (no program.bpf.c)", ErrNoProgram},
 		{"badbuild", "", filepath.Join(root, "badbuild", "build.yaml") + ":1: did not find expected node content", nil},
 		{"missingsrc", "", "build.yaml names other.bpf.c, which does not exist", nil},
-		{"rust", "", "not supported (only .wasm files and Go packages can be used)", ErrUnsupported},
+		{"rust", "", "not supported (only .wasm files, C files and Go packages can be used)", ErrUnsupported},
 		{"badtag", "Bad:Tag", "invalid image name", ErrInvalidReference},
 		{"missingmeta", "", "build.yaml names meta.yaml, which does not exist", nil},
 	} {

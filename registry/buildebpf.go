@@ -20,9 +20,9 @@ import (
 // buildEBPF compiles src (relative to the gadget directory) once per target
 // architecture and returns the stripped, validated objects.
 func (b *builder) buildEBPF(ctx context.Context, src string, cflags []string) (map[string][]byte, error) {
-	include, err := b.extractHeaders()
+	include, err := b.headers()
 	if err != nil {
-		return nil, b.fail("extract SDK headers", "", err)
+		return nil, err
 	}
 	vmlinuxDir, err := b.vmlinux(ctx)
 	if err != nil {
@@ -96,6 +96,20 @@ func prefixMap(dir, to string) []string {
 		flags = append(flags, "-ffile-prefix-map="+real+"="+to)
 	}
 	return flags
+}
+
+// headers returns the directory of the SDK headers, extracting them on
+// first use: the eBPF and the C wasm builds share one copy.
+func (b *builder) headers() (string, error) {
+	if b.include != "" {
+		return b.include, nil
+	}
+	dir, err := b.extractHeaders()
+	if err != nil {
+		return "", b.fail("extract SDK headers", "", err)
+	}
+	b.include = dir
+	return dir, nil
 }
 
 // extractHeaders writes the embedded SDK headers to <tmp>/include and

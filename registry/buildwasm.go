@@ -19,7 +19,8 @@ import (
 const goWasmDir = "go"
 
 // wasmSource returns the wasm input relative to the gadget directory: a
-// .wasm file, or a directory holding a Go package. Empty means none.
+// .wasm file, a C file, or a directory holding a Go package. Empty means
+// none.
 func (b *builder) wasmSource(cfg *buildFile) (string, error) {
 	name := cfg.Wasm
 	if name == "" {
@@ -44,21 +45,25 @@ func (b *builder) wasmSource(cfg *buildFile) (string, error) {
 			break
 		}
 		return name, nil
-	case strings.HasSuffix(name, ".wasm"):
+	case strings.HasSuffix(name, ".wasm"), strings.HasSuffix(name, ".c"):
 		return name, nil
 	}
-	return "", b.fail("", "", fmt.Errorf("wasm %s: %w (only .wasm files and Go packages can be used)", name, ErrUnsupported))
+	return "", b.fail("", "", fmt.Errorf("wasm %s: %w (only .wasm files, C files and Go packages can be used)", name, ErrUnsupported))
 }
 
-// buildWasm returns the module for src: a .wasm file as is, or the Go
-// package in directory src built as a WASI reactor.
+// buildWasm returns the module for src: a .wasm file as is, a C file
+// compiled with clang (see buildCWasm), or the Go package in directory src
+// built as a WASI reactor.
 func (b *builder) buildWasm(ctx context.Context, src string) ([]byte, error) {
-	if strings.HasSuffix(src, ".wasm") {
+	switch {
+	case strings.HasSuffix(src, ".wasm"):
 		data, err := os.ReadFile(b.path(src))
 		if err != nil {
 			return nil, b.fail("read wasm module", "", err)
 		}
 		return data, nil
+	case strings.HasSuffix(src, ".c"):
+		return b.buildCWasm(ctx, src)
 	}
 	dir := b.path(src)
 	env, err := b.goWasmEnv(ctx, dir)
@@ -71,6 +76,12 @@ func (b *builder) buildWasm(ctx context.Context, src string) ([]byte, error) {
 	cmd := exec.CommandContext(ctx, b.opts.Go, "build", "-buildmode=c-shared", "-trimpath", "-buildvcs=false", "-o", out, ".")
 	cmd.Dir = dir
 	cmd.Env = env
+	return b.runWasmBuild(cmd, out)
+}
+
+// runWasmBuild runs the command that builds a wasm module and returns the
+// module it wrote to out.
+func (b *builder) runWasmBuild(cmd *exec.Cmd, out string) ([]byte, error) {
 	if err := b.run(cmd, true); err != nil {
 		return nil, b.fail("build wasm module", "", err)
 	}
@@ -79,6 +90,69 @@ func (b *builder) buildWasm(ctx context.Context, src string) ([]byte, error) {
 		return nil, b.fail("read wasm module", "", err)
 	}
 	return data, nil
+}
+
+// cWasmFlags are the clang flags of a C wasm module, before the include
+// directory. The module is freestanding (no libc, no WASI): it imports only
+// what it declares itself, from module "ig", and exports what it marks
+// with __attribute__((export_name(...))) plus its memory. The features
+// enabled are those wazero runs by default; bulk memory turns
+// __builtin_memcpy and __builtin_memset into memory.copy and memory.fill,
+// as there is no libc to call.
+var cWasmFlags = []string{
+	"--target=wasm32", "-O2", "-nostdlib", "-ffreestanding",
+	"-mbulk-memory", "-msign-ext", "-mmutable-globals",
+}
+
+// cWasmLinkFlags are the wasm-ld flags of a C wasm module: a reactor (no
+// _start), without DWARF (the name section stays, for stack traces), with
+// a 64 KiB shadow stack.
+var cWasmLinkFlags = []string{
+	"-Wl,--no-entry", "-Wl,--strip-debug", "-Wl,-z,stack-size=65536",
+}
+
+// buildCWasm compiles and links the C file src in one clang call, against
+// the SDK headers. clang runs wasm-ld itself; it is looked for first so
+// that a missing linker gets an error saying so rather than clang's.
+func (b *builder) buildCWasm(ctx context.Context, src string) ([]byte, error) {
+	if err := b.findWasmLD(); err != nil {
+		return nil, b.fail("build wasm module", "", err)
+	}
+	include, err := b.headers()
+	if err != nil {
+		return nil, err
+	}
+	out := filepath.Join(b.tmp, "program.wasm")
+	args := append([]string{}, cWasmFlags...)
+	args = append(args, "-I"+include)
+	// Paths are mapped to fixed names, as for eBPF, so that __FILE__ in
+	// the gadget's code or in the SDK headers does not depend on where the
+	// gadget and the build's temporary directory are.
+	args = append(args, prefixMap(b.tmp, "/ig-build")...)
+	args = append(args, prefixMap(b.dir, ".")...)
+	args = append(args, cWasmLinkFlags...)
+	args = append(args, "-o", out, src)
+	cmd := exec.CommandContext(ctx, b.opts.Clang, args...)
+	cmd.Dir = b.dir
+	return b.runWasmBuild(cmd, out)
+}
+
+// errNoWasmLD is returned when clang would not find a wasm linker.
+var errNoWasmLD = errors.New("wasm-ld not found (install lld)")
+
+// findWasmLD checks that wasm-ld is where clang looks for it: in $PATH or
+// next to clang itself. A missing clang is reported as such.
+func (b *builder) findWasmLD() error {
+	clang, err := exec.LookPath(b.opts.Clang)
+	if err != nil {
+		return err
+	}
+	for _, ld := range []string{"wasm-ld", filepath.Join(filepath.Dir(clang), "wasm-ld")} {
+		if _, err := exec.LookPath(ld); err == nil {
+			return nil
+		}
+	}
+	return errNoWasmLD
 }
 
 // goWasmEnv returns the environment of the go build of the package in dir.

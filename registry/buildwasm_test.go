@@ -14,6 +14,8 @@ import (
 
 	"github.com/gadgetkit/ig/internal/wasmbin"
 	"github.com/gadgetkit/ig/sdk/gosrc"
+	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/api"
 )
 
 // v1Imports are the host functions of module "ig" with their wasm types,
@@ -86,21 +88,14 @@ func TestBuildGoSDK(t *testing.T) {
 	t.Setenv("GOWORK", "")
 	// -mod=mod is refused in workspace mode: the build must drop it.
 	t.Setenv("GOFLAGS", "-mod=mod -buildvcs=false")
-	ctx := context.Background()
 	s := openTestStore(t)
 
 	build := func(t *testing.T, dir string) ([]byte, string, error) {
-		t.Helper()
-		var out bytes.Buffer
-		_, err := Build(ctx, dir, BuildOptions{Store: s, Output: &out, CacheDir: testCacheDir})
+		img, out, err := buildDir(t, s, dir)
 		if err != nil {
-			return nil, out.String(), err
+			return nil, out, err
 		}
-		img, err := s.Load(ctx, filepath.Base(dir), "amd64")
-		if err != nil {
-			t.Fatal(err)
-		}
-		return img.Wasm, out.String(), nil
+		return img.Wasm, out, nil
 	}
 	mustBuild := func(t *testing.T, dir string) *wasmModule {
 		t.Helper()
@@ -186,6 +181,175 @@ func TestBuildGoSDK(t *testing.T) {
 			t.Errorf("compiler output not written:\n%s", out)
 		}
 	})
+}
+
+// TestBuildCWasm builds the C guest of testdata/cwasm, which build.yaml
+// names with wasm: program.c, into a freestanding module.
+// buildDir builds the gadget in dir into s and loads its amd64 image; on a
+// build error it returns the tools' output with it.
+func buildDir(t *testing.T, s *Store, dir string) (*Image, string, error) {
+	t.Helper()
+	ctx := context.Background()
+	var out bytes.Buffer
+	if _, err := Build(ctx, dir, BuildOptions{Store: s, Output: &out, CacheDir: testCacheDir}); err != nil {
+		return nil, out.String(), err
+	}
+	img, err := s.Load(ctx, filepath.Base(dir), "amd64")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return img, out.String(), nil
+}
+
+func TestBuildCWasm(t *testing.T) {
+	clang, err := exec.LookPath("clang")
+	if err != nil {
+		t.Fatalf("clang not installed (run make setup): %v", err)
+	}
+	if _, err := exec.LookPath("wasm-ld"); err != nil {
+		t.Fatalf("wasm-ld not installed (run make setup): %v", err)
+	}
+	ctx := context.Background()
+	s := openTestStore(t)
+	src := filepath.Join("testdata", "cwasm")
+
+	build := func(t *testing.T, dir string) ([]byte, string, error) {
+		img, out, err := buildDir(t, s, dir)
+		if err != nil {
+			return nil, out, err
+		}
+		if img.Program != nil || len(img.Manifest.Layers) != 1 || img.Manifest.Layers[0].MediaType != MediaTypeWasm {
+			t.Fatalf("layers %+v, want the wasm one only", img.Manifest.Layers)
+		}
+		return img.Wasm, out, nil
+	}
+	wasm, out, err := build(t, src)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+
+	t.Run("module", func(t *testing.T) {
+		rt := wazero.NewRuntime(ctx)
+		defer rt.Close(ctx)
+		cm, err := rt.CompileModule(ctx, wasm)
+		if err != nil {
+			t.Fatalf("not a valid module: %v", err)
+		}
+		exports := map[string]string{}
+		for name, fn := range cm.ExportedFunctions() {
+			exports[name] = funcType(fn)
+		}
+		want := map[string]string{"gadgetAPIVersion": "()i64", "gadgetInit": "()i32"}
+		if !mapsEqual(exports, want) {
+			t.Errorf("exported functions %v, want %v", exports, want)
+		}
+		var imports []string
+		for _, fn := range cm.ImportedFunctions() {
+			mod, name, _ := fn.Import()
+			imports = append(imports, mod+"."+name+funcType(fn))
+		}
+		if len(imports) != 1 || imports[0] != "ig.gadgetLog(i32,i64)" {
+			t.Errorf("imported functions %v, want ig.gadgetLog(i32,i64) only", imports)
+		}
+		if _, ok := cm.ExportedMemories()["memory"]; !ok {
+			t.Error("memory not exported")
+		}
+
+		// Run it against a stand-in for the host: the data segment, the
+		// stack and memory.copy must work without libc or WASI.
+		var logged []string
+		_, err = rt.NewHostModuleBuilder("ig").NewFunctionBuilder().
+			WithFunc(func(_ context.Context, m api.Module, level uint32, msg uint64) {
+				data, ok := m.Memory().Read(uint32(msg), uint32(msg>>32))
+				if !ok {
+					t.Errorf("gadgetLog: message %#x out of memory", msg)
+				}
+				logged = append(logged, fmt.Sprintf("%d %s", level, data))
+			}).
+			Export("gadgetLog").Instantiate(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		g, err := rt.InstantiateModule(ctx, cm, wazero.NewModuleConfig().WithStartFunctions())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res, err := g.ExportedFunction("gadgetAPIVersion").Call(ctx); err != nil || res[0] != 1 {
+			t.Errorf("gadgetAPIVersion() = %v, %v", res, err)
+		}
+		if res, err := g.ExportedFunction("gadgetInit").Call(ctx); err != nil || res[0] != 0 {
+			t.Errorf("gadgetInit() = %v, %v", res, err)
+		}
+		// __FILE__ is the name as build.yaml gives it, not a path.
+		if len(logged) != 1 || logged[0] != "2 hello from program.c" {
+			t.Errorf("logged %q", logged)
+		}
+	})
+
+	t.Run("reproducible", func(t *testing.T) {
+		// The same source in another directory gives the same module.
+		dir := filepath.Join(t.TempDir(), "cwasm")
+		copyDir(t, src, dir)
+		again, out, err := build(t, dir)
+		if err != nil {
+			t.Fatalf("%v\n%s", err, out)
+		}
+		if !bytes.Equal(again, wasm) {
+			t.Error("rebuilding the guest elsewhere gave other bytes")
+		}
+	})
+
+	t.Run("compile error", func(t *testing.T) {
+		dir := filepath.Join(t.TempDir(), "broken")
+		copyDir(t, src, dir)
+		appendFile(t, filepath.Join(dir, "program.c"), "\nint broken(void) { return undefined_symbol_xyz; }\n")
+		_, out, err := build(t, dir)
+		var be *BuildError
+		var te *ToolError
+		if !errors.As(err, &be) || !errors.As(err, &te) {
+			t.Fatalf("err %v, want a BuildError wrapping a ToolError", err)
+		}
+		want := "build " + dir + ": build wasm module: clang exited with status 1 (see compiler output above)"
+		if err.Error() != want {
+			t.Errorf("error:\n%s\nwant:\n%s", err, want)
+		}
+		if !strings.Contains(out, "program.c") || !strings.Contains(out, "undefined_symbol_xyz") {
+			t.Errorf("compiler output not written:\n%s", out)
+		}
+	})
+
+	t.Run("no wasm-ld", func(t *testing.T) {
+		// clang is found, wasm-ld is neither in $PATH nor next to clang.
+		bin := t.TempDir()
+		if err := os.Symlink(clang, filepath.Join(bin, "clang")); err != nil {
+			t.Fatal(err)
+		}
+		t.Setenv("PATH", bin)
+		_, out, err := build(t, src)
+		var be *BuildError
+		if !errors.As(err, &be) || !errors.Is(err, errNoWasmLD) {
+			t.Fatalf("err %v, want a BuildError wrapping errNoWasmLD", err)
+		}
+		want := "build " + src + ": build wasm module: wasm-ld not found (install lld)"
+		if err.Error() != want {
+			t.Errorf("error:\n%s\nwant:\n%s", err, want)
+		}
+		if out != "" {
+			t.Errorf("clang ran:\n%s", out)
+		}
+	})
+}
+
+// funcType writes a function's type as "(i32,i64)i32".
+func funcType(fn api.FunctionDefinition) string {
+	name := func(types []api.ValueType) string {
+		var s []string
+		for _, t := range types {
+			s = append(s, api.ValueTypeName(t))
+		}
+		return strings.Join(s, ",")
+	}
+	return "(" + name(fn.ParamTypes()) + ")" + name(fn.ResultTypes())
 }
 
 func TestGoVersionLess(t *testing.T) {

@@ -74,9 +74,9 @@
 // # Build
 //
 // [Build] turns a gadget directory (program.bpf.c, gadget.yaml, optional
-// build.yaml and Go wasm guest) into an image in the store, using clang,
-// llvm-strip and bpftool from the host and the C headers embedded in
-// package sdk.
+// build.yaml and wasm guest: prebuilt, in C or in Go) into an image in the
+// store, using clang, llvm-strip, bpftool, wasm-ld and go from the host and
+// the C headers embedded in package sdk.
 //
 // # Errors
 //

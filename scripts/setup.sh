@@ -4,7 +4,7 @@
 # that has everything is left alone (no apt run).
 set -euo pipefail
 
-packages=(clang llvm libbpf-dev bpftool)
+packages=(clang llvm lld libbpf-dev bpftool)
 
 missing=()
 for p in "${packages[@]}"; do
@@ -27,7 +27,7 @@ if [ "$(id -u)" -eq 0 ]; then
   mountpoint -q /sys/fs/bpf || mount -t bpf bpf /sys/fs/bpf
 fi
 
-for tool in clang llvm-strip bpftool go; do
+for tool in clang llvm-strip wasm-ld bpftool go; do
   command -v "$tool" >/dev/null || { echo "setup: $tool not found in PATH" >&2; exit 1; }
 done
 [ -r /sys/kernel/btf/vmlinux ] || { echo "setup: this kernel exposes no BTF (/sys/kernel/btf/vmlinux)" >&2; exit 1; }

@@ -32,7 +32,8 @@ func newImageBuildCmd(env Env) *cobra.Command {
 		Use:   "build [-t NAME] DIR",
 		Short: "Build a gadget directory into an image in the local store",
 		Long: "Build compiles DIR/program.bpf.c for every architecture with the host's clang (no container), " +
-			"builds DIR/go with Go for wasip1 if present, and stores an OCI image index tagged NAME " +
+			"builds the Wasm module (build.yaml's wasm: a .wasm file, a C file or a Go package; DIR/go if present), " +
+			"and stores an OCI image index tagged NAME " +
 			"(default: the directory's name). Tools: make setup installs them.",
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -61,7 +62,7 @@ func newImageBuildCmd(env Env) *cobra.Command {
 	}
 	cmd.Flags().StringVarP(&tag, "tag", "t", "", "name of the image (default: the directory's name)")
 	cmd.Flags().StringSliceVar(&archs, "arch", nil, "architectures to build for (default amd64,arm64)")
-	cmd.Flags().StringSliceVar(&cflags, "cflags", nil, "extra flags for clang")
+	cmd.Flags().StringSliceVar(&cflags, "cflags", nil, "extra flags for clang when compiling the eBPF program")
 	return cmd
 }
 
