@@ -5,8 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -409,27 +407,6 @@ func contains(xs []string, x string) bool {
 		}
 	}
 	return false
-}
-
-// TestWasmModuleUnits runs the unit tests of the Wasm module (DNS parser,
-// unanswered-query tracker) natively: go/ is a module of its own, so
-// `go test ./gadgets/trace_dns/...` would not reach them.
-func TestWasmModuleUnits(t *testing.T) {
-	root := testutil.RepoRoot(t)
-	work := filepath.Join(t.TempDir(), "go.work")
-	ws := fmt.Sprintf("go 1.24\n\nuse (\n\t%s\n\t%s\n)\n",
-		filepath.Join(root, "gadgets", "trace_dns", "go"), filepath.Join(root, "sdk", "go"))
-	if err := os.WriteFile(work, []byte(ws), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command("go", "test", "-count=1", ".")
-	cmd.Dir = filepath.Join(root, "gadgets", "trace_dns", "go")
-	cmd.Env = append(os.Environ(), "GOWORK="+work, "GOFLAGS=")
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("go test in gadgets/trace_dns/go: %v\n%s", err, out)
-	}
-	t.Logf("%s", bytes.TrimSpace(out))
 }
 
 func TestMain(m *testing.M) {

@@ -1,5 +1,0 @@
-module github.com/gadgetkit/ig/gadgets/trace_dns/go
-
-go 1.24
-
-require github.com/gadgetkit/ig/sdk/go v0.0.0
