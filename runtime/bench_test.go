@@ -22,12 +22,10 @@ const benchBatch = 256
 
 var traceOpenDir = filepath.Join("..", "gadgets", "trace_open")
 
-// traceOpenStages builds the trace_open gadget in dir (gadgets/trace_open,
-// or testdata/b3: the same with a Wasm module) and returns the stages a
-// run with opts would give its datasource, and a batch of records holding
-// a realistic event (the e2e harness's open loop, as the kernel writes
-// it).
-func traceOpenStages(b testing.TB, dir string, opts RunOptions) ([]pipeline.Stage, *pipeline.Batch) {
+// gadgetStages builds the gadget in dir and returns the stages a run with
+// opts would give its first tracer's datasource, with that datasource,
+// the boot time offset of timestamps and the host's mount namespace.
+func gadgetStages(b testing.TB, dir string, opts RunOptions) ([]pipeline.Stage, *datasource.DataSource, int64, uint64) {
 	b.Helper()
 	testutil.RequireKernel(b) // the container collection watches exits with netlink
 	ctx := context.Background()
@@ -37,14 +35,14 @@ func traceOpenStages(b testing.TB, dir string, opts RunOptions) ([]pipeline.Stag
 	}
 	var out bytes.Buffer
 	if _, err := registry.Build(ctx, dir, registry.BuildOptions{
-		Store: st, Tag: "trace_open", Output: &out, Archs: []string{goruntime.GOARCH}}); err != nil {
-		b.Fatalf("build trace_open: %v\n%s", err, out.String())
+		Store: st, Tag: "bench", Output: &out, Archs: []string{goruntime.GOARCH}}); err != nil {
+		b.Fatalf("build %s: %v\n%s", dir, err, out.String())
 	}
-	img, err := st.Load(ctx, "trace_open", goruntime.GOARCH)
+	img, err := st.Load(ctx, "bench", goruntime.GOARCH)
 	if err != nil {
 		b.Fatal(err)
 	}
-	g, err := New("trace_open", Content{Metadata: img.Metadata, Program: img.Program, Wasm: img.Wasm})
+	g, err := New(filepath.Base(dir), Content{Metadata: img.Metadata, Program: img.Program, Wasm: img.Wasm})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -68,7 +66,11 @@ func traceOpenStages(b testing.TB, dir string, opts RunOptions) ([]pipeline.Stag
 	if g.hasWasm {
 		wctx, cancel := context.WithCancel(ctx)
 		b.Cleanup(cancel)
-		if w, err = g.openWasm(wctx, cancel, run, nil, opts); err != nil {
+		params, err := g.checkParams(opts.ParamValues) // with their defaults
+		if err != nil {
+			b.Fatal(err)
+		}
+		if w, err = g.openWasm(wctx, cancel, run, params, opts); err != nil {
 			b.Fatal(err)
 		}
 		b.Cleanup(func() { w.close(wctx) })
@@ -93,6 +95,15 @@ func traceOpenStages(b testing.TB, dir string, opts RunOptions) ([]pipeline.Stag
 		}
 	}
 
+	return stages, ds, boot, cs.coll.HostMntns()
+}
+
+// events returns the raw events (as the kernel writes them) that a
+// benchmark of a gadget's stages hands over in turn.
+type events func(ds *datasource.DataSource, boot int64, hostMntns uint64) [][]byte
+
+// traceOpenEvents is the e2e harness's open loop.
+func traceOpenEvents(ds *datasource.DataSource, boot int64, hostMntns uint64) [][]byte {
 	ev := ds.NewRecord()
 	set := func(name string, v uint64) { ds.Field(name).SetUint64(ev, v) }
 	text := func(name, v string) {
@@ -104,37 +115,75 @@ func traceOpenStages(b testing.TB, dir string, opts RunOptions) ([]pipeline.Stag
 	text("proc.comm", "igbench-open")
 	set("proc.pid", 4242)
 	set("proc.tid", 4242)
-	set("proc.mntns_id", cs.coll.HostMntns())
+	set("proc.mntns_id", hostMntns)
 	text("proc.parent.comm", "e2ebench.test")
 	set("proc.parent.pid", 4200)
 	set("proc.parent.tid", 4200)
 	set("fd", 7)
 	set("flags_raw", 0o2000000) // O_CLOEXEC
 	text("fname", "/tmp/igbench-1234567890/load")
-	raw := append([]byte(nil), ev.Payload[0]...)
-
-	batch := &pipeline.Batch{DS: ds}
-	for range benchBatch {
-		r := ds.NewRecord()
-		r.SetStatic(raw, ds.StaticSize)
-		batch.Records = append(batch.Records, r)
-	}
-	return stages, batch
+	return [][]byte{bytes.Clone(ev.Payload[0])}
 }
 
-// batchRunner returns a function that runs trace_open's stages once over
-// a batch of records as the reader hands them over (each record re-read
-// from the raw event first).
-func batchRunner(tb testing.TB, dir string, opts RunOptions) func() {
-	stages, batch := traceOpenStages(tb, dir, opts)
+// traceDNSEvents is the e2e harness's DNS load: a query from 127.0.0.1
+// to 127.0.0.77:53 and its response (one A record), each followed by the
+// packet as the socket filter sends it (Ethernet, IPv4, UDP, DNS).
+func traceDNSEvents(ds *datasource.DataSource, boot int64, _ uint64) [][]byte {
+	var raws [][]byte
+	for _, response := range []bool{false, true} {
+		ev := ds.NewRecord()
+		ev.SetStatic(make([]byte, ds.StaticSize), ds.StaticSize)
+		set := func(name string, v uint64) { ds.Field(name).SetUint64(ev, v) }
+		dns := []byte{0x12, 0x34, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0}
+		for _, l := range []string{"load", "bench", "test"} {
+			dns = append(append(dns, byte(len(l))), l...)
+		}
+		dns = append(dns, 0, 0, 1, 0, 1)
+		client, server := []byte{127, 0, 0, 1}, []byte{127, 0, 0, 77}
+		src, dst, sport, dport := client, server, uint64(40000), uint64(53)
+		if response {
+			dns[2], dns[3], dns[7] = 0x81, 0x80, 1
+			dns = append(dns, 0xc0, 0x0c, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4, 127, 0, 0, 77)
+			src, dst, sport, dport = server, client, dport, sport
+			set("latency_ns_raw", 41000)
+		}
+		pkt := append(make([]byte, 14+20+8), dns...)
+		set("timestamp_raw", uint64(time.Now().UnixNano()-boot))
+		set("netns_id", 4026531840)
+		set("pkt_type_raw", 4) // OUTGOING
+		set("dns_off", 42)
+		set("data_len", uint64(len(pkt)))
+		for _, e := range []string{"src", "dst"} {
+			set(e+".version", 4)
+			set(e+".proto_raw", 17)
+		}
+		set("nameserver.version", 4)
+		set("src.port", sport)
+		set("dst.port", dport)
+		copy(ds.Field("src.addr_raw").Raw(ev), src)
+		copy(ds.Field("dst.addr_raw").Raw(ev), dst)
+		copy(ds.Field("nameserver.addr_raw").Raw(ev), server)
+		raws = append(raws, append(bytes.Clone(ev.Payload[0]), pkt...))
+	}
+	return raws
+}
+
+// batchRunner returns a function that runs the stages of the gadget in
+// dir once over a batch of records as the reader hands them over: each
+// record re-read from one of the raw events, in turn.
+func batchRunner(tb testing.TB, dir string, evs events, opts RunOptions) func() {
+	stages, ds, boot, hostMntns := gadgetStages(tb, dir, opts)
+	raws := evs(ds, boot, hostMntns)
+	batch := &pipeline.Batch{DS: ds}
+	for range benchBatch {
+		batch.Records = append(batch.Records, ds.NewRecord())
+	}
 	recs := append([]*datasource.Record(nil), batch.Records...)
-	raw := append([]byte(nil), recs[0].Payload[0]...)
-	ds := batch.DS
 	return func() {
 		batch.Records = append(batch.Records[:0], recs...)
-		for _, r := range batch.Records {
+		for i, r := range batch.Records {
 			ds.ResetDynamic(r)
-			r.SetStatic(raw, ds.StaticSize)
+			r.SetStatic(raws[i%len(raws)], ds.StaticSize)
 		}
 		for _, st := range stages {
 			if len(batch.Records) == 0 {
@@ -148,9 +197,9 @@ func batchRunner(tb testing.TB, dir string, opts RunOptions) func() {
 }
 
 // benchStages runs the stages on batches of records as the reader hands
-// them over (each record re-read from the raw event first).
-func benchStages(b *testing.B, dir string, opts RunOptions) {
-	once := batchRunner(b, dir, opts)
+// them over.
+func benchStages(b *testing.B, dir string, evs events, opts RunOptions) {
+	once := batchRunner(b, dir, evs, opts)
 	once()
 	b.ReportAllocs()
 	b.ResetTimer()
@@ -166,12 +215,13 @@ func benchStages(b *testing.B, dir string, opts RunOptions) {
 // collection), formatters, filter, and JSON or columns to io.Discard,
 // with the stages a run builds.
 func BenchmarkUserspaceTraceOpen(b *testing.B) {
-	b.Run("json", func(b *testing.B) { benchStages(b, traceOpenDir, RunOptions{Output: "json"}) })
-	b.Run("json-filter", func(b *testing.B) {
-		benchStages(b, traceOpenDir, RunOptions{Output: "json", Filters: []string{"proc.comm==igbench-open,fname~^/tmp/"}})
-	})
-	b.Run("columns", func(b *testing.B) { benchStages(b, traceOpenDir, RunOptions{Output: "columns"}) })
-	b.Run("none", func(b *testing.B) { benchStages(b, traceOpenDir, RunOptions{Output: "none"}) })
+	run := func(opts RunOptions) func(*testing.B) {
+		return func(b *testing.B) { benchStages(b, traceOpenDir, traceOpenEvents, opts) }
+	}
+	b.Run("json", run(RunOptions{Output: "json"}))
+	b.Run("json-filter", run(RunOptions{Output: "json", Filters: []string{"proc.comm==igbench-open,fname~^/tmp/"}}))
+	b.Run("columns", run(RunOptions{Output: "columns"}))
+	b.Run("none", run(RunOptions{Output: "none"}))
 }
 
 // BenchmarkUserspaceTraceOpenWasm is BenchmarkUserspaceTraceOpen/json
@@ -179,19 +229,34 @@ func BenchmarkUserspaceTraceOpen(b *testing.B) {
 // written with the Go SDK that reads 3 fields of every event and writes 1
 // (testdata/b3), called once per batch.
 func BenchmarkUserspaceTraceOpenWasm(b *testing.B) {
-	benchStages(b, filepath.Join("testdata", "b3"), RunOptions{Output: "json"})
+	benchStages(b, filepath.Join("testdata", "b3"), traceOpenEvents, RunOptions{Output: "json"})
 }
 
-// TestUserspaceNoAlloc bolts the user-space path of trace_open to zero
-// allocations per batch in the steady state, with and without a Wasm step.
+// BenchmarkUserspaceTraceDNS is the user-space path of trace_dns: decode
+// (the packet after the event), enrich, formatters, its Wasm module (DNS
+// parsing, the unanswered-query tracker: every query answered) and JSON
+// to io.Discard, on queries and responses in turn.
+func BenchmarkUserspaceTraceDNS(b *testing.B) {
+	benchStages(b, traceDNSDir, traceDNSEvents, RunOptions{Output: "json"})
+}
+
+var traceDNSDir = filepath.Join("..", "gadgets", "trace_dns")
+
+// TestUserspaceNoAlloc bolts the user-space paths of trace_open and
+// trace_dns to zero allocations per batch in the steady state, with and
+// without a Wasm step.
 func TestUserspaceNoAlloc(t *testing.T) {
-	for _, tc := range []struct{ name, dir, out string }{
-		{"json", traceOpenDir, "json"},
-		{"columns", traceOpenDir, "columns"},
-		{"json-wasm", filepath.Join("testdata", "b3"), "json"},
+	for _, tc := range []struct {
+		name, dir, out string
+		evs            events
+	}{
+		{"json", traceOpenDir, "json", traceOpenEvents},
+		{"columns", traceOpenDir, "columns", traceOpenEvents},
+		{"json-wasm", filepath.Join("testdata", "b3"), "json", traceOpenEvents},
+		{"trace_dns", traceDNSDir, "json", traceDNSEvents},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			once := batchRunner(t, tc.dir, RunOptions{Output: tc.out})
+			once := batchRunner(t, tc.dir, tc.evs, RunOptions{Output: tc.out})
 			once()
 			if n := testing.AllocsPerRun(20, once); n != 0 {
 				t.Errorf("%v allocations per batch of %d events, want 0", n, benchBatch)

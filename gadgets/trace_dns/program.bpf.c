@@ -6,7 +6,7 @@
 // both directions. It keeps UDP and TCP packets from or to port 53 or 5353
 // that hold at least a DNS header, and sends a small header (struct
 // event_t) followed by the packet itself on a perf event array: the Wasm
-// module (go/) parses the DNS message from those trailing bytes.
+// module (wasm/) parses the DNS message from those trailing bytes.
 //
 // The latency of a response is measured here: an outgoing query stores its
 // time in query_map, keyed by namespace, DNS id, protocol and the client's

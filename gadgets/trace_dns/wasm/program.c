@@ -129,26 +129,25 @@ static uint64_t get_scalar(const struct field *f, const struct rec *r)
 }
 
 /* get_bytes returns the value of a buffer field, in the batch or copied
- * into dst (cap bytes), and its length in *n; text values end at their
- * first NUL. */
+ * into dst (cap bytes), and its length in *n. A CString value ends at its
+ * first NUL (the host cuts it there itself in host calls). */
 static const unsigned char *get_bytes(const struct field *f, const struct rec *r, unsigned char *dst,
-				      uint32_t cap, uint32_t *n, int text)
+				      uint32_t cap, uint32_t *n)
 {
 	const unsigned char *p;
 
 	*n = 0;
 	if (!f->h)
 		return 0;
-	if (r->row && f->j >= 0) {
-		p = ig_batch_bytes(&batch, r->row, f->j, n);
-	} else {
+	if (!r->row || f->j < 0) {
 		int32_t got = ig_field_get_buffer(f->h, r->data, f->kind, ig_buf(dst, cap));
 		if (got < 0)
 			return 0;
-		p = dst;
 		*n = (uint32_t)got < cap ? (uint32_t)got : cap;
+		return dst;
 	}
-	if (text && p) {
+	p = ig_batch_bytes(&batch, r->row, f->j, n);
+	if (p && (batch.fields[f->j].kind & ~IG_BATCH_HOST_ONLY) == IG_KIND_CSTRING) {
 		for (uint32_t i = 0; i < *n; i++)
 			if (!p[i]) {
 				*n = i;
@@ -422,7 +421,7 @@ static void copy16(uint8_t *dst, const struct field *f, const struct rec *r)
 {
 	unsigned char tmp[16];
 	uint32_t n;
-	const unsigned char *p = get_bytes(f, r, tmp, sizeof(tmp), &n, 0);
+	const unsigned char *p = get_bytes(f, r, tmp, sizeof(tmp), &n);
 
 	__builtin_memset(dst, 0, 16);
 	if (p)
@@ -461,8 +460,8 @@ static void track(const struct rec *r, int64_t ts)
 	uint32_t lens[TEXT_MAX];
 
 	texts[TEXT_TIMESTAMP] = get_bytes(&in_timestamp, r, tmp[TEXT_TIMESTAMP], 256,
-					  &lens[TEXT_TIMESTAMP], 1);
-	texts[TEXT_COMM] = get_bytes(&in_comm, r, tmp[TEXT_COMM], 256, &lens[TEXT_COMM], 1);
+					  &lens[TEXT_TIMESTAMP]);
+	texts[TEXT_COMM] = get_bytes(&in_comm, r, tmp[TEXT_COMM], 256, &lens[TEXT_COMM]);
 	texts[TEXT_NAME] = (const unsigned char *)msg.name;
 	lens[TEXT_NAME] = msg.has_question ? msg.name_len : 0;
 	for (int j = 0; j < MAX_COPIED; j++) {
@@ -470,7 +469,7 @@ static void track(const struct rec *r, int64_t ts)
 		lens[TEXT_EXTRA + j] = 0;
 		if (j < ncopied)
 			texts[TEXT_EXTRA + j] = get_bytes(&copied_in[j], r, tmp[TEXT_EXTRA + j], 256,
-							  &lens[TEXT_EXTRA + j], 1);
+							  &lens[TEXT_EXTRA + j]);
 	}
 	i->netns = k.netns;
 	__builtin_memcpy(i->server, server, 16);
@@ -495,7 +494,7 @@ static void on_event(const struct rec *r, uint64_t ts)
 	 * nothing is set if the bytes do not hold one anyway. */
 	static unsigned char packet[1 << 16];
 	uint32_t n;
-	const unsigned char *p = get_bytes(&in_data, r, packet, sizeof(packet), &n, 0);
+	const unsigned char *p = get_bytes(&in_data, r, packet, sizeof(packet), &n);
 	if (!p)
 		return;
 	uint32_t data_len = (uint32_t)get_scalar(&in_data_len, r);
