@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -354,6 +355,12 @@ func (p *Pipeline) read(src Source, b *Batch) error {
 	lingering := false
 	flush := func() {
 		p.process(b)
+		// A yield per batch. A reader that pauses in system calls
+		// (loader.Reader) never parks while its buffer is busy; after
+		// 10 ms on the same schedule, Go's sysmon preempts it with a
+		// signal, and takes its P away if it finds it in a system call,
+		// which sends sysmon back to ticking every 20 µs.
+		runtime.Gosched()
 		b.Records = b.Records[:0]
 		src.SetDeadline(time.Time{})
 		lingering = false
