@@ -315,13 +315,9 @@ func pullPolicy(fs *pflag.FlagSet, args []string) (string, []string, error) {
 // Credentials come from the default auth file ($REGISTRY_AUTH_FILE), plain
 // HTTP registries from $IG_INSECURE_REGISTRIES and the configuration file,
 // which also names mirrors.
-func applyPullPolicy(ctx context.Context, env Env, set settings, policy, image string) error {
+func applyPullPolicy(ctx context.Context, env Env, set settings, st *registry.Store, policy, ref string) error {
 	if policy == PullNever {
 		return nil
-	}
-	st, ref, err := set.openStoreRef(image)
-	if err != nil {
-		return err
 	}
 	var local error
 	if policy == PullMissing {
@@ -364,12 +360,18 @@ func openGadgetPulling(ctx context.Context, env Env, fs *pflag.FlagSet, args []s
 	if err != nil {
 		return nil, err
 	}
-	if err := applyPullPolicy(ctx, env, set, policy, *image); err != nil {
-		return nil, err
-	}
-	load, err := checkImagePolicy(ctx, env, set, ip, *image)
+	// One store for the three steps: each open takes the store's lock
+	// and checks its layout.
+	st, ref, err := set.openStoreRef(*image)
 	if err != nil {
 		return nil, err
 	}
-	return openGadgetAt(ctx, set, *image, load)
+	if err := applyPullPolicy(ctx, env, set, st, policy, ref); err != nil {
+		return nil, err
+	}
+	load, err := checkImagePolicy(ctx, env, st, ip, ref)
+	if err != nil {
+		return nil, err
+	}
+	return openGadgetIn(ctx, st, *image, load)
 }

@@ -226,11 +226,7 @@ func scanImagePolicy(fs *pflag.FlagSet, args []string) (imagePolicy, error) {
 // from a registry, signature verification. It returns the reference to
 // load: the verified digest, so that a concurrent re-tag cannot swap the
 // image between check and load.
-func checkImagePolicy(ctx context.Context, env Env, set settings, p imagePolicy, image string) (string, error) {
-	st, ref, err := set.openStoreRef(image)
-	if err != nil {
-		return "", err
-	}
+func checkImagePolicy(ctx context.Context, env Env, st *registry.Store, p imagePolicy, ref string) (string, error) {
 	r, err := st.Resolver().Parse(ref)
 	if err != nil {
 		return "", err

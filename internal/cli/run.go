@@ -225,15 +225,16 @@ func openGadget(ctx context.Context, env Env, image string) (*runtime.Gadget, er
 	if err != nil {
 		return nil, err
 	}
-	return openGadgetAt(ctx, set, image, image)
-}
-
-// openGadgetAt is openGadget loading ref (e.g. image pinned to a digest).
-func openGadgetAt(ctx context.Context, set settings, image, ref string) (*runtime.Gadget, error) {
-	st, ref, err := set.openStoreRef(ref)
+	st, ref, err := set.openStoreRef(image)
 	if err != nil {
 		return nil, err
 	}
+	return openGadgetIn(ctx, st, image, ref)
+}
+
+// openGadgetIn loads ref (image, or image pinned to a digest) from st and
+// describes it as image.
+func openGadgetIn(ctx context.Context, st *registry.Store, image, ref string) (*runtime.Gadget, error) {
 	img, err := st.LoadMapped(ctx, ref, goruntime.GOARCH)
 	if err != nil {
 		return nil, err
