@@ -482,7 +482,7 @@ func TestModuleAddressesLikeNetip(t *testing.T) {
 }
 
 func TestModuleBadTimeout(t *testing.T) {
-	for _, v := range []string{"abc", "-1s", "5x", "1.2.3s", "s"} {
+	for _, v := range []string{"abc", "-1s", "5x", "1.2.3s", "s", "1281029h1281029h", "4611686018s4611686018s4611686018s"} {
 		h := &harness{t: t}
 		ctx := context.Background()
 		mod, err := wasmhost.Compile(ctx, traceDNSModule(t), wasmhost.Config{Name: "trace_dns", Stderr: &h.log})
@@ -612,7 +612,7 @@ func TestModuleUnanswered(t *testing.T) {
 		q6.src, q6.dst = netip.MustParseAddrPort("[::1]:41000"), netip.MustParseAddrPort("[fd00::53]:53")
 		q6.comm, q6.pid, q6.tid = "resolver-with-a-long-name", 100, 101
 		q6.extra = map[string]string{"k8s.namespace": "ns", "k8s.podName": strings.Repeat("p", 253),
-			"k8s.containerName": "c", "runtime.containerName": "rt"}
+			"k8s.containerName": "c", "runtime.containerName": strings.Repeat("r", 300)}
 		mdns := query(3, "printer.local.", base+2)
 		mdns.dst = netip.MustParseAddrPort("224.0.0.251:5353")
 		retry := query(1, "retry.test.", base+3)
@@ -634,7 +634,7 @@ func TestModuleUnanswered(t *testing.T) {
 			"dst": "[fd00::53]:53", "nameserver": "fd00::53", "proc.comm": "resolver-with-a-",
 			"proc.pid": "100", "proc.tid": "101", "waited_ns": "5s",
 			"k8s.namespace": "ns", "k8s.podName": strings.Repeat("p", 253), "k8s.containerName": "c",
-			"runtime.containerName": "rt",
+			"runtime.containerName": strings.Repeat("r", 300), // longer than a small read buffer
 		})
 		// At the end of the run, queries past their deadline by the clock
 		// are reported, younger ones not.
@@ -761,5 +761,60 @@ func TestModuleTrackerBound(t *testing.T) {
 	h.stop()
 	if !strings.Contains(h.log.String(), "10 queries were not tracked for --dns-timeout: more than 16384 were waiting at once") {
 		t.Errorf("no warning about the untracked queries:\n%s", h.log.String())
+	}
+}
+
+// TestModuleTextBudget fills the tracker with queries whose texts exceed
+// its budget for them: later events keep all their fields, the queries
+// beyond the budget are reported without their texts, and the end of the
+// run says how many.
+func TestModuleTextBudget(t *testing.T) {
+	extra := []string{"k8s.namespace", "k8s.podName", "k8s.containerName", "runtime.containerName"}
+	h := newHarness(t, "1h", false, extra...)
+	base := uint64(1e18)
+	long := strings.Repeat("x", 1000)
+	var ps []pkt
+	const n = 16000
+	for i := range n {
+		q := query(uint16(i), "m.test.", base+uint64(i))
+		q.extra = map[string]string{"k8s.namespace": long, "k8s.podName": long, "k8s.containerName": long, "runtime.containerName": long}
+		ps = append(ps, q)
+	}
+	h.run(ps...)
+	var rs []pkt
+	for i := range 256 {
+		p := response(uint16(60000+i), "r.test.", base+n)
+		m := newMsg(uint16(60000+i), 0x8180, 1, 60).name("r.test.").u16(28, 1)
+		for k := range 60 {
+			m.raw(0xc0, 12).rr(28, []byte{0x20, 1, 0xd, 0xb8, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, byte(k)})
+		}
+		p.msg = m.b
+		rs = append(rs, p)
+	}
+	for i, g := range h.run(rs...) {
+		if g["name"] != "r.test." || strings.Count(g["addresses"], ",") != 59 {
+			t.Fatalf("response %d: name %q, addresses %q", i, g["name"], g["addresses"])
+		}
+	}
+	h.run(trigger(base + uint64(time.Hour) + n))
+	if len(h.out) != n {
+		t.Fatalf("%d reports, want %d", len(h.out), n)
+	}
+	noName := 0
+	for i, o := range h.out {
+		switch {
+		case o["name"] == "":
+			noName++
+		case o["name"] != "m.test." || o["k8s.podName"] != long || noName > 0:
+			t.Fatalf("report %d: name %q, k8s.podName of %d bytes, after %d reports without texts", i, o["name"], len(o["k8s.podName"]), noName)
+		}
+	}
+	// 16 MiB of texts in 4-KiB blobs: 4,096 queries keep theirs.
+	if noName != n-4096 {
+		t.Errorf("%d reports without texts, want %d", noName, n-4096)
+	}
+	h.stop()
+	if want := fmt.Sprintf("trace_dns: %d queries were tracked without their texts, or not at all: the module ran out of memory", noName); !strings.Contains(h.log.String(), want) {
+		t.Errorf("no warning %q in:\n%s", want, h.log.String())
 	}
 }

@@ -483,7 +483,7 @@ static const char *parse_timeout(const char *s, uint32_t n, int64_t *out)
 		for (j = i; j < n && !is_num(s[j]);)
 			j++;
 		int64_t scale = duration_unit(s + i, j - i);
-		if (!scale || !decimal(s, i, scale, &v) || total + v < total)
+		if (!scale || !decimal(s, i, scale, &v) || v > INT64_MAX - total)
 			return "not a duration (a number of seconds, or a Go duration such as 5s, "
 			       "500ms, 1m30s)";
 		total += v;

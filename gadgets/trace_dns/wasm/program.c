@@ -102,18 +102,22 @@ static uint32_t values_len, values_cap;
 
 static int values_reserve(uint32_t n)
 {
-	if (values_len + n <= values_cap)
+	uint64_t need = (uint64_t)values_len + n;
+
+	if (need <= values_cap)
 		return 0;
-	uint32_t cap = values_cap ? values_cap : 64 << 10;
-	while (cap < values_len + n)
+	uint64_t cap = values_cap ? values_cap : 64 << 10;
+	while (cap < need)
 		cap *= 2;
-	char *p = ig_sbrk(cap);
+	if (cap > (1u << 30))
+		return -1;
+	char *p = ig_sbrk((size_t)cap);
 	if (!p)
 		return -1;
 	if (values_len)
 		__builtin_memcpy(p, values, values_len);
 	values = p;
-	values_cap = cap;
+	values_cap = (uint32_t)cap;
 	return 0;
 }
 
@@ -167,9 +171,9 @@ static void set_scalar(const struct field *f, const struct rec *r, uint64_t v)
 
 static void set_bytes(const struct field *f, const struct rec *r, const void *p, uint32_t n)
 {
-	if (r->row && f->j >= 0) {
-		if (values_reserve(n))
-			return;
+	/* Without room in the value area the value goes through a host
+	 * call: a batch handle is valid during the batch call. */
+	if (r->row && f->j >= 0 && !values_reserve(n)) {
 		__builtin_memcpy(values + values_len, p, n);
 		ig_batch_set(&batch, r->row, f->j, (uint64_t)n << 32 | values_len);
 		values_len += n;
@@ -455,20 +459,22 @@ static void track(const struct rec *r, int64_t ts)
 		return;
 
 	struct info *i = &e->info;
-	unsigned char tmp[TEXT_MAX][256]; /* for values read through host calls */
+	/* For values read through host calls (which refuse a buffer that
+	 * is too small); static: 28 KiB would not fit the stack. */
+	static unsigned char tmp[TEXT_MAX][MAX_TEXTS];
 	const unsigned char *texts[TEXT_MAX];
 	uint32_t lens[TEXT_MAX];
 
-	texts[TEXT_TIMESTAMP] = get_bytes(&in_timestamp, r, tmp[TEXT_TIMESTAMP], 256,
+	texts[TEXT_TIMESTAMP] = get_bytes(&in_timestamp, r, tmp[TEXT_TIMESTAMP], MAX_TEXTS,
 					  &lens[TEXT_TIMESTAMP]);
-	texts[TEXT_COMM] = get_bytes(&in_comm, r, tmp[TEXT_COMM], 256, &lens[TEXT_COMM]);
+	texts[TEXT_COMM] = get_bytes(&in_comm, r, tmp[TEXT_COMM], MAX_TEXTS, &lens[TEXT_COMM]);
 	texts[TEXT_NAME] = (const unsigned char *)msg.name;
 	lens[TEXT_NAME] = msg.has_question ? msg.name_len : 0;
 	for (int j = 0; j < MAX_COPIED; j++) {
 		texts[TEXT_EXTRA + j] = 0;
 		lens[TEXT_EXTRA + j] = 0;
 		if (j < ncopied)
-			texts[TEXT_EXTRA + j] = get_bytes(&copied_in[j], r, tmp[TEXT_EXTRA + j], 256,
+			texts[TEXT_EXTRA + j] = get_bytes(&copied_in[j], r, tmp[TEXT_EXTRA + j], MAX_TEXTS,
 							  &lens[TEXT_EXTRA + j]);
 	}
 	i->netns = k.netns;
@@ -555,6 +561,44 @@ static void unbind_fields(void)
 		dns_fields[i]->j = -1;
 }
 
+static int scalar_size(uint32_t kind)
+{
+	switch (kind) {
+	case IG_KIND_BOOL:
+	case IG_KIND_INT8:
+	case IG_KIND_UINT8:
+		return 1;
+	case IG_KIND_INT16:
+	case IG_KIND_UINT16:
+		return 2;
+	case IG_KIND_INT32:
+	case IG_KIND_UINT32:
+	case IG_KIND_FLOAT32:
+		return 4;
+	case IG_KIND_INT64:
+	case IG_KIND_UINT64:
+	case IG_KIND_FLOAT64:
+		return 8;
+	}
+	return 0;
+}
+
+/* bind returns the index of f in the running batch's table, or -1 (host
+ * calls) when it is not there or not of a kind the module reads it as:
+ * the host's calls then refuse what they would refuse in v1. */
+static int bind(const struct field *f)
+{
+	int j = ig_batch_find(&batch, f->h);
+
+	if (j < 0)
+		return -1;
+	uint32_t kind = batch.fields[j].kind;
+	int want = scalar_size(f->kind), have = scalar_size(kind);
+	if (want ? want != have : have != 0 || kind == IG_KIND_INVALID || kind > IG_KIND_BYTES)
+		return -1;
+	return j;
+}
+
 IG_EXPORT(dataSourceCallback) void data_source_callback(uint64_t cb, uint32_t ds, uint32_t data)
 {
 	const struct rec r = {0, data};
@@ -590,13 +634,15 @@ uint64_t data_source_callback_batch(uint64_t cb, uint32_t ds, uint32_t buf, uint
 {
 	(void)cb;
 	(void)ds;
-	if (ig_batch_open(&batch, (void *)(size_t)buf, len)) {
+	/* The batch is in the buffer the module handed out, or nowhere. */
+	if (!batch_buf || buf != (uint32_t)(size_t)batch_buf || len > batch_cap ||
+	    ig_batch_open(&batch, (void *)(size_t)buf, len)) {
 		log_str(IG_LOG_ERROR, "trace_dns: malformed batch");
 		return 0;
 	}
 	for (int i = 0; i < NELEM(dns_fields); i++)
 		if (dns_fields[i]->h)
-			dns_fields[i]->j = ig_batch_find(&batch, dns_fields[i]->h);
+			dns_fields[i]->j = bind(dns_fields[i]);
 	values_len = 0;
 	for (uint32_t i = 0; i < batch.count; i++) {
 		const struct rec r = {ig_batch_row(&batch, i), IG_BATCH_HANDLE_BASE + i};
@@ -621,6 +667,16 @@ IG_EXPORT(gadgetStop) int32_t gadget_stop(void)
 		text_add(&t, " queries were not tracked for --dns-timeout: more than ", 55);
 		text_uint(&t, MAX_PENDING, 10);
 		text_add(&t, " were waiting at once", 21);
+		ig_log_str(IG_LOG_WARN, t.p, t.n);
+	}
+	if (tracker->nomem) {
+		char b[160];
+		struct text t = {b, 0, sizeof(b)};
+		text_add(&t, "trace_dns: ", 11);
+		text_uint(&t, tracker->nomem, 10);
+		static const char m[] = " queries were tracked without their texts, or not at all: "
+					"the module ran out of memory";
+		text_add(&t, m, sizeof(m) - 1);
 		ig_log_str(IG_LOG_WARN, t.p, t.n);
 	}
 	return 0;

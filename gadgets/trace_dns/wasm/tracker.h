@@ -30,6 +30,11 @@
 #define CHUNK 1024 /* slots per allocation */
 _Static_assert(MAX_SLOTS % CHUNK == 0, "chunks hold every slot");
 
+/* Texts: at most MAX_TEXTS bytes per entry, MAX_TEXT_MEMORY in all (the
+ * high-water mark of the blobs, which are reused). */
+#define MAX_TEXTS 4096
+#define MAX_TEXT_MEMORY (16u << 20)
+
 #define MAX_COPIED 4
 /* The texts a query keeps for its report. */
 enum { TEXT_TIMESTAMP, TEXT_COMM, TEXT_NAME, TEXT_EXTRA, TEXT_MAX = TEXT_EXTRA + MAX_COPIED };
@@ -79,9 +84,12 @@ struct tracker {
 	int32_t *buckets; /* 1 + slot number, 0 when empty */
 	int32_t pending, early;
 	struct list queries, waits;
-	uint64_t dropped;
-	/* blobs freed, by size class: 64 << c bytes. */
+	/* dropped: queries not tracked, over MAX_PENDING; nomem: queries not
+	 * tracked or tracked without their texts, out of memory. */
+	uint64_t dropped, nomem;
+	/* blobs freed, by size class: 64 << c bytes; blob_bytes: allocated. */
 	char *free_blobs[8];
+	uint32_t blob_bytes;
 };
 
 static struct entry *slot(struct tracker *t, int32_t s)
@@ -316,7 +324,7 @@ static struct entry *tracker_query(struct tracker *t, const struct key *k, int64
 	}
 	struct entry *e = take(t, k, h, b, 0, ts);
 	if (!e)
-		t->dropped++;
+		t->nomem++;
 	return e;
 }
 
@@ -356,7 +364,11 @@ static char *blob_get(struct tracker *t, int c)
 		__builtin_memcpy(&t->free_blobs[c], p, sizeof(char *));
 		return p;
 	}
-	return ig_sbrk(64u << c);
+	if (t->blob_bytes + (64u << c) > MAX_TEXT_MEMORY)
+		return 0;
+	if ((p = ig_sbrk(64u << c)))
+		t->blob_bytes += 64u << c;
+	return p;
 }
 
 static void blob_put(struct tracker *t, char *p, uint32_t cap)
@@ -377,7 +389,8 @@ static const char *entry_text(const struct entry *e, int i)
 }
 
 /* entry_set_texts stores the texts of a query in its entry. Texts longer
- * than 4096 bytes in all are cut. */
+ * than MAX_TEXTS bytes in all are cut; without memory for them, none is
+ * kept (counted in nomem). */
 static void entry_set_texts(struct tracker *t, struct entry *e, const unsigned char *const *texts,
 			    const uint32_t *lens)
 {
@@ -385,8 +398,8 @@ static void entry_set_texts(struct tracker *t, struct entry *e, const unsigned c
 
 	for (int i = 0; i < TEXT_MAX; i++) {
 		n[i] = texts[i] ? lens[i] : 0;
-		if (n[i] > 4096 - total)
-			n[i] = 4096 - total;
+		if (n[i] > MAX_TEXTS - total)
+			n[i] = MAX_TEXTS - total;
 		total += n[i];
 	}
 	if (total > e->info.blob_cap) {
@@ -395,8 +408,12 @@ static void entry_set_texts(struct tracker *t, struct entry *e, const unsigned c
 		int c = size_class(total);
 		e->info.blob = blob_get(t, c);
 		e->info.blob_cap = e->info.blob ? 64u << c : 0;
-		if (!e->info.blob)
+		if (!e->info.blob) {
+			t->nomem++;
+			for (int i = 0; i < TEXT_MAX; i++)
+				e->info.len[i] = 0;
 			return;
+		}
 	}
 	char *p = e->info.blob;
 	for (int i = 0; i < TEXT_MAX; i++) {

@@ -83,24 +83,27 @@ static inline int64_t ig_wall_clock(void)
 	return __ig_wasi_clock_time_get(0, 1000, &t) ? 0 : (int64_t)t;
 }
 
-/* Memory: a bump allocator over memory.grow. Nothing is ever freed. */
+/* Memory: a bump allocator over memory.grow. Nothing is ever freed. The
+ * break is a weak global, so that every translation unit of a module
+ * shares it. */
 extern unsigned char __heap_base;
-static unsigned long __ig_brk;
+__attribute__((weak)) uint64_t __ig_brk;
 
 static inline void *ig_sbrk(size_t n)
 {
 	if (!__ig_brk)
-		__ig_brk = (unsigned long)&__heap_base;
-	unsigned long p = (__ig_brk + 15) & ~15UL;
-	unsigned long end = p + n;
-	unsigned long have = __builtin_wasm_memory_size(0) * 65536UL;
-	if (end < p)
+		__ig_brk = (uint64_t)(size_t)&__heap_base;
+	uint64_t p = (__ig_brk + 15) & ~(uint64_t)15;
+	uint64_t end = p + n;
+	uint64_t have = (uint64_t)__builtin_wasm_memory_size(0) * 65536;
+
+	if (end > (uint64_t)1 << 32)
 		return 0;
 	if (end > have &&
-	    __builtin_wasm_memory_grow(0, (end - have + 65535) / 65536) == (unsigned long)-1)
+	    __builtin_wasm_memory_grow(0, (size_t)((end - have + 65535) / 65536)) == (size_t)-1)
 		return 0;
 	__ig_brk = end;
-	return (void *)p;
+	return (void *)(size_t)p;
 }
 
 static inline void ig_log_str(uint32_t level, const char *s, uint32_t n)
@@ -161,7 +164,8 @@ static inline int ig_batch_open(struct ig_batch *b, void *buf, uint32_t len)
 }
 
 /* ig_batch_find returns the index of field handle f in the table, -1 if
- * it is not there or the host flagged it for host calls only. */
+ * it is not there or the host flagged it for host calls only. The slot
+ * accessors below take an index it returned (never -1). */
 static inline int ig_batch_find(const struct ig_batch *b, uint32_t f)
 {
 	for (uint32_t j = 0; j < b->nfields; j++)
@@ -182,8 +186,10 @@ static inline uint64_t ig_batch_get(const struct ig_batch *b, unsigned char *row
 	return v;
 }
 
-/* ig_batch_bytes returns the bytes of buffer field j in a row and their
- * length in *n; 0 when the slot points outside the buffer. */
+/* ig_batch_bytes returns the bytes the host handed over for buffer field j
+ * in a row and their length in *n; 0 when the slot points outside the
+ * buffer. Not for a slot the guest set (ig_batch_set): that one points
+ * into the guest's value area. */
 static inline const unsigned char *ig_batch_bytes(const struct ig_batch *b, unsigned char *row,
 						  int j, uint32_t *n)
 {
