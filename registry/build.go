@@ -34,7 +34,8 @@ type BuildOptions struct {
 	BuilderVersion string
 	// Clang, LLVMStrip, Bpftool and Go name the tools; the defaults are
 	// "clang", "llvm-strip", "bpftool" and "go", looked up in $PATH. Clang
-	// also builds C wasm modules, with the wasm-ld in $PATH or next to it.
+	// also builds C wasm modules, with a wasm-ld found in $PATH (wasm-ld or
+	// wasm-ld-NN) or next to clang's real binary.
 	Clang, LLVMStrip, Bpftool, Go string
 	// CFlags are appended to the eBPF compiler flags, after build.yaml's
 	// cflags. A C wasm module is compiled without them.

@@ -93,9 +93,10 @@ func (b *builder) runWasmBuild(cmd *exec.Cmd, out string) ([]byte, error) {
 }
 
 // cWasmFlags are the clang flags of a C wasm module, before the include
-// directory. The module is freestanding (no libc, no WASI): it imports only
-// what it declares itself, from module "ig", and exports what it marks
-// with __attribute__((export_name(...))) plus its memory. The features
+// directory. The module is freestanding (no libc): it imports only what it
+// declares itself (module "ig"; sdk/include/wasmapi/gadget.h also declares
+// WASI's clock_time_get), and exports what it marks with
+// __attribute__((export_name(...))) plus its memory. The features
 // enabled are those wazero runs by default; bulk memory turns
 // __builtin_memcpy and __builtin_memset into memory.copy and memory.fill,
 // as there is no libc to call.
@@ -112,10 +113,13 @@ var cWasmLinkFlags = []string{
 }
 
 // buildCWasm compiles and links the C file src in one clang call, against
-// the SDK headers. clang runs wasm-ld itself; it is looked for first so
-// that a missing linker gets an error saying so rather than clang's.
+// the SDK headers, with the wasm-ld findWasmLD picks: clang's own choice
+// depends on how it was packaged (Debian's clang-14 runs wasm-ld-14), so
+// the linker is named explicitly, and a missing one is reported as such
+// rather than by clang.
 func (b *builder) buildCWasm(ctx context.Context, src string) ([]byte, error) {
-	if err := b.findWasmLD(); err != nil {
+	ld, err := b.findWasmLD()
+	if err != nil {
 		return nil, b.fail("build wasm module", "", err)
 	}
 	include, err := b.headers()
@@ -124,7 +128,7 @@ func (b *builder) buildCWasm(ctx context.Context, src string) ([]byte, error) {
 	}
 	out := filepath.Join(b.tmp, "program.wasm")
 	args := append([]string{}, cWasmFlags...)
-	args = append(args, "-I"+include)
+	args = append(args, "-I"+include, "-fuse-ld="+ld)
 	// Paths are mapped to fixed names, as for eBPF, so that __FILE__ in
 	// the gadget's code or in the SDK headers does not depend on where the
 	// gadget and the build's temporary directory are.
@@ -137,22 +141,34 @@ func (b *builder) buildCWasm(ctx context.Context, src string) ([]byte, error) {
 	return b.runWasmBuild(cmd, out)
 }
 
-// errNoWasmLD is returned when clang would not find a wasm linker.
+// errNoWasmLD is returned when no wasm linker is found.
 var errNoWasmLD = errors.New("wasm-ld not found (install lld)")
 
-// findWasmLD checks that wasm-ld is where clang looks for it: in $PATH or
-// next to clang itself. A missing clang is reported as such.
-func (b *builder) findWasmLD() error {
+// findWasmLD returns the absolute path of a wasm-ld: wasm-ld in $PATH,
+// next to clang's real binary (/usr/lib/llvm-NN/bin), or a versioned
+// wasm-ld-NN in $PATH. A missing clang is reported as such.
+func (b *builder) findWasmLD() (string, error) {
 	clang, err := exec.LookPath(b.opts.Clang)
 	if err != nil {
-		return err
+		return "", err
 	}
-	for _, ld := range []string{"wasm-ld", filepath.Join(filepath.Dir(clang), "wasm-ld")} {
-		if _, err := exec.LookPath(ld); err == nil {
-			return nil
+	cands := []string{"wasm-ld"}
+	if real, err := filepath.EvalSymlinks(clang); err == nil {
+		cands = append(cands, filepath.Join(filepath.Dir(real), "wasm-ld"))
+	}
+	for _, dir := range filepath.SplitList(os.Getenv("PATH")) {
+		if dir == "" {
+			continue
+		}
+		versioned, _ := filepath.Glob(filepath.Join(dir, "wasm-ld-[0-9]*"))
+		cands = append(cands, versioned...)
+	}
+	for _, c := range cands {
+		if p, err := exec.LookPath(c); err == nil {
+			return filepath.Abs(p)
 		}
 	}
-	return errNoWasmLD
+	return "", errNoWasmLD
 }
 
 // goWasmEnv returns the environment of the go build of the package in dir.

@@ -183,8 +183,6 @@ func TestBuildGoSDK(t *testing.T) {
 	})
 }
 
-// TestBuildCWasm builds the C guest of testdata/cwasm, which build.yaml
-// names with wasm: program.c, into a freestanding module.
 // buildDir builds the gadget in dir into s and loads its amd64 image; on a
 // build error it returns the tools' output with it.
 func buildDir(t *testing.T, s *Store, dir string) (*Image, string, error) {
@@ -201,6 +199,8 @@ func buildDir(t *testing.T, s *Store, dir string) (*Image, string, error) {
 	return img, out.String(), nil
 }
 
+// TestBuildCWasm builds the C guest of testdata/cwasm, which build.yaml
+// names with wasm: program.c, into a freestanding module.
 func TestBuildCWasm(t *testing.T) {
 	clang, err := exec.LookPath("clang")
 	if err != nil {
@@ -318,13 +318,31 @@ func TestBuildCWasm(t *testing.T) {
 		}
 	})
 
-	t.Run("no wasm-ld", func(t *testing.T) {
-		// clang is found, wasm-ld is neither in $PATH nor next to clang.
+	// clangOnly returns a $PATH holding a clang that is a script of its
+	// own (so that nothing lies next to its real binary) and, if ld is
+	// not "", a link named ld to the real wasm-ld.
+	clangOnly := func(t *testing.T, ld string) string {
 		bin := t.TempDir()
-		if err := os.Symlink(clang, filepath.Join(bin, "clang")); err != nil {
+		script := "#!/bin/sh\nexec " + clang + " \"$@\"\n"
+		if err := os.WriteFile(filepath.Join(bin, "clang"), []byte(script), 0o755); err != nil {
 			t.Fatal(err)
 		}
-		t.Setenv("PATH", bin)
+		if ld != "" {
+			real, err := exec.LookPath("wasm-ld")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if real, err = filepath.EvalSymlinks(real); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Symlink(real, filepath.Join(bin, ld)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return bin
+	}
+	t.Run("no wasm-ld", func(t *testing.T) {
+		t.Setenv("PATH", clangOnly(t, ""))
 		_, out, err := build(t, src)
 		var be *BuildError
 		if !errors.As(err, &be) || !errors.Is(err, errNoWasmLD) {
@@ -338,6 +356,20 @@ func TestBuildCWasm(t *testing.T) {
 			t.Errorf("clang ran:\n%s", out)
 		}
 	})
+	// Whatever name clang would look for itself (Debian's clang-14 runs
+	// wasm-ld-14), the linker found is the one used.
+	for _, ld := range []string{"wasm-ld", "wasm-ld-99"} {
+		t.Run("only "+ld, func(t *testing.T) {
+			t.Setenv("PATH", clangOnly(t, ld))
+			got, out, err := build(t, src)
+			if err != nil {
+				t.Fatalf("%v\n%s", err, out)
+			}
+			if !bytes.Equal(got, wasm) {
+				t.Error("a different module than with the default tools")
+			}
+		})
+	}
 }
 
 // funcType writes a function's type as "(i32,i64)i32".
