@@ -34,7 +34,7 @@ const (
 	targetCapture     = 99.9  // % of generated events delivered
 	targetUnaccounted = 0.1   // % of generated events neither delivered nor counted
 	targetCPUNoWasm   = 1000  // ns of ig CPU per event (trace_open)
-	targetCPUWasm     = 1300  // ns of ig CPU per event (trace_dns, Wasm)
+	targetCPUWasm     = 1300  // ns of ig CPU per event with a Wasm step
 	targetOverhead    = 50    // % more workload CPU per op when traced
 	targetRSS         = 50e6  // bytes
 	targetFirstEvent  = 300.0 // ms
@@ -67,7 +67,12 @@ func setup(tb testing.TB) *e2ebench.Env {
 		env = &e2ebench.Env{IG: ig, Store: filepath.Join(dir, "oci-store"),
 			Cache: filepath.Join(dir, "cache"), Self: self, GenCPU: cpu,
 			PerfData: os.Getenv("IG_E2EBENCH_PERF")}
-		envErr = env.EnsureImages(filepath.Join(root, "gadgets"), filepath.Join(root, "sdk"), "trace_open", "trace_dns")
+		gadgets := filepath.Join(root, "gadgets")
+		envErr = env.EnsureImages(filepath.Join(root, "sdk"),
+			e2ebench.Image{Name: "trace_open", Dir: filepath.Join(gadgets, "trace_open")},
+			e2ebench.Image{Name: "trace_dns", Dir: filepath.Join(gadgets, "trace_dns")},
+			e2ebench.Image{Name: b3Image, Dir: filepath.Join(root, "runtime", "testdata", "b3"),
+				Sources: []string{filepath.Join(gadgets, "trace_open"), filepath.Join(root, "internal", "wasmhost", "testdata", "sdkbench")}})
 	})
 	if envErr != nil {
 		tb.Fatal(envErr)
@@ -196,6 +201,20 @@ func BenchmarkTraceOpenOverload(b *testing.B) {
 	if r.Dropped == 0 {
 		b.Log("no drops: the scenario did not overload ig")
 	}
+}
+
+// b3Image is trace_open with a Wasm step in the shape of the performance
+// reference's B3 (runtime/testdata/b3: a module written with the Go SDK
+// that reads 3 fields of every event and writes 1).
+const b3Image = "trace_open_b3"
+
+// BenchmarkTraceOpenWasmMax is BenchmarkTraceOpenMax with the B3-shaped
+// Wasm step: the user-space pipeline's budget with a Wasm step.
+func BenchmarkTraceOpenWasmMax(b *testing.B) {
+	e := setup(b)
+	u := untraced(b, e, e2ebench.LoadOpen)
+	r := run(b, e2ebench.Scenario{Load: e2ebench.LoadOpen, Gadget: b3Image}, targetCPUWasm)
+	overhead(b, r, u)
 }
 
 // BenchmarkTraceDNSMax runs trace_dns (with its Wasm module) while the DNS

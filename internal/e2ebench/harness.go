@@ -67,31 +67,38 @@ func (e *Env) igCommand(args ...string) *exec.Cmd {
 	return cmd
 }
 
-// EnsureImages builds the gadgets in gadgetsDir named by names into the
-// store unless the store already holds a build of the same sources
-// (gadget directory and sdkDir, hashed), then runs each once so that
-// anything compiled on first use (the Wasm module) is in the cache.
-func (e *Env) EnsureImages(gadgetsDir, sdkDir string, names ...string) error {
+// Image is a gadget the harness runs: the image name, the directory
+// `ig image build` builds, and the other source trees it is built from
+// (hashed with it to decide whether to build it again).
+type Image struct {
+	Name, Dir string
+	Sources   []string
+}
+
+// EnsureImages builds images into the store unless the store already
+// holds a build of the same sources (the image's trees and sdkDir,
+// hashed), then runs each once so that anything compiled on first use (the
+// Wasm module) is in the cache.
+func (e *Env) EnsureImages(sdkDir string, images ...Image) error {
 	if err := os.MkdirAll(e.Cache, 0o755); err != nil {
 		return err
 	}
-	for _, name := range names {
-		dir := filepath.Join(gadgetsDir, name)
-		sum, err := hashTrees(dir, sdkDir)
+	for _, img := range images {
+		sum, err := hashTrees(append([]string{img.Dir, sdkDir}, img.Sources...)...)
 		if err != nil {
 			return err
 		}
-		stamp := filepath.Join(e.Cache, "e2ebench-"+name+".sum")
+		stamp := filepath.Join(e.Cache, "e2ebench-"+img.Name+".sum")
 		if old, err := os.ReadFile(stamp); err == nil && string(old) == sum {
 			continue
 		}
-		cmd := e.igCommand("image", "build", "-t", name, dir)
+		cmd := e.igCommand("image", "build", "-t", img.Name, img.Dir)
 		if out, err := cmd.CombinedOutput(); err != nil {
-			return fmt.Errorf("ig image build %s: %w\n%s", name, err, out)
+			return fmt.Errorf("ig image build %s: %w\n%s", img.Name, err, out)
 		}
-		cmd = e.igCommand("run", name, "-o", "none", "--timeout", "1")
+		cmd = e.igCommand("run", img.Name, "-o", "none", "--timeout", "1")
 		if out, err := cmd.CombinedOutput(); err != nil {
-			return fmt.Errorf("warm-up run of %s: %w\n%s", name, err, out)
+			return fmt.Errorf("warm-up run of %s: %w\n%s", img.Name, err, out)
 		}
 		if err := os.WriteFile(stamp, []byte(sum), 0o644); err != nil {
 			return err
@@ -136,7 +143,7 @@ func hashTrees(dirs ...string) (string, error) {
 // Scenario is one measured run.
 type Scenario struct {
 	// Load is LoadOpen or LoadDNS; the gadget is trace_open or
-	// trace_dns.
+	// trace_dns unless Gadget says otherwise.
 	Load string
 	// Rate in operations per second (opens, queries); 0 is the maximum.
 	Rate int
@@ -150,9 +157,14 @@ type Scenario struct {
 	SlowReader time.Duration
 	// IGArgs are added to ig run.
 	IGArgs []string
+	// Gadget is the image run; "" is the load's gadget.
+	Gadget string
 }
 
 func (s Scenario) gadget() string {
+	if s.Gadget != "" {
+		return s.Gadget
+	}
 	if s.Load == LoadDNS {
 		return "trace_dns"
 	}
