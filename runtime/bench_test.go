@@ -225,11 +225,16 @@ func BenchmarkUserspaceTraceOpen(b *testing.B) {
 }
 
 // BenchmarkUserspaceTraceOpenWasm is BenchmarkUserspaceTraceOpen/json
-// with a Wasm step shaped as the performance reference's B3: a module
-// written with the Go SDK that reads 3 fields of every event and writes 1
-// (testdata/b3), called once per batch.
+// with a Wasm step shaped as the performance reference's B3: a module that
+// reads 3 fields of every event and writes 1, called once per batch,
+// written with the Go SDK (testdata/b3) or in C (testdata/b3c).
 func BenchmarkUserspaceTraceOpenWasm(b *testing.B) {
-	benchStages(b, filepath.Join("testdata", "b3"), traceOpenEvents, RunOptions{Output: "json"})
+	b.Run("go", func(b *testing.B) {
+		benchStages(b, filepath.Join("testdata", "b3"), traceOpenEvents, RunOptions{Output: "json"})
+	})
+	b.Run("c", func(b *testing.B) {
+		benchStages(b, filepath.Join("testdata", "b3c"), traceOpenEvents, RunOptions{Output: "json"})
+	})
 }
 
 // BenchmarkUserspaceTraceDNS is the user-space path of trace_dns: decode
@@ -253,6 +258,7 @@ func TestUserspaceNoAlloc(t *testing.T) {
 		{"json", traceOpenDir, "json", traceOpenEvents},
 		{"columns", traceOpenDir, "columns", traceOpenEvents},
 		{"json-wasm", filepath.Join("testdata", "b3"), "json", traceOpenEvents},
+		{"json-wasm-c", filepath.Join("testdata", "b3c"), "json", traceOpenEvents},
 		{"trace_dns", traceDNSDir, "json", traceDNSEvents},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -260,6 +266,41 @@ func TestUserspaceNoAlloc(t *testing.T) {
 			once()
 			if n := testing.AllocsPerRun(20, once); n != 0 {
 				t.Errorf("%v allocations per batch of %d events, want 0", n, benchBatch)
+			}
+		})
+	}
+}
+
+// TestB3Modules checks what the B3-shaped modules of the benchmarks
+// compute: score = pid + len(comm) + (timestamp_raw & 1), in every record
+// of a batch, from the Go SDK module and from the C one.
+func TestB3Modules(t *testing.T) {
+	for _, dir := range []string{"b3", "b3c"} {
+		t.Run(dir, func(t *testing.T) {
+			stages, ds, boot, hostMntns := gadgetStages(t, filepath.Join("testdata", dir), RunOptions{Output: "none"})
+			raw := traceOpenEvents(ds, boot, hostMntns)[0]
+			b := &pipeline.Batch{DS: ds}
+			for i := range 10 {
+				r := ds.NewRecord()
+				r.SetStatic(raw, ds.StaticSize)
+				ds.Field("proc.pid").SetUint64(r, uint64(1000+i))
+				ds.Field("timestamp_raw").SetUint64(r, uint64(7+i))
+				b.Records = append(b.Records, r)
+			}
+			for _, st := range stages {
+				if err := st.Process(b); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if len(b.Records) != 10 {
+				t.Fatalf("%d records left of 10", len(b.Records))
+			}
+			score, ts := ds.Field("score"), ds.Field("timestamp_raw")
+			for i, r := range b.Records {
+				want := uint64(1000+i) + uint64(len("igbench-open")) + ts.Uint64(r)&1
+				if got := score.Uint64(r); got != want {
+					t.Errorf("record %d: score %d, want %d", i, got, want)
+				}
 			}
 		})
 	}

@@ -72,7 +72,9 @@ func setup(tb testing.TB) *e2ebench.Env {
 			e2ebench.Image{Name: "trace_open", Dir: filepath.Join(gadgets, "trace_open")},
 			e2ebench.Image{Name: "trace_dns", Dir: filepath.Join(gadgets, "trace_dns")},
 			e2ebench.Image{Name: b3Image, Dir: filepath.Join(root, "runtime", "testdata", "b3"),
-				Sources: []string{filepath.Join(gadgets, "trace_open"), filepath.Join(root, "internal", "wasmhost", "testdata", "sdkbench")}})
+				Sources: []string{filepath.Join(gadgets, "trace_open"), filepath.Join(root, "internal", "wasmhost", "testdata", "sdkbench")}},
+			e2ebench.Image{Name: b3CImage, Dir: filepath.Join(root, "runtime", "testdata", "b3c"),
+				Sources: []string{filepath.Join(gadgets, "trace_open")}})
 	})
 	if envErr != nil {
 		tb.Fatal(envErr)
@@ -203,18 +205,26 @@ func BenchmarkTraceOpenOverload(b *testing.B) {
 	}
 }
 
-// b3Image is trace_open with a Wasm step in the shape of the performance
-// reference's B3 (runtime/testdata/b3: a module written with the Go SDK
-// that reads 3 fields of every event and writes 1).
-const b3Image = "trace_open_b3"
+// b3Image and b3CImage are trace_open with a Wasm step in the shape of
+// the performance reference's B3, a module that reads 3 fields of every
+// event and writes 1: written with the Go SDK (runtime/testdata/b3) and in
+// C (runtime/testdata/b3c).
+const (
+	b3Image  = "trace_open_b3"
+	b3CImage = "trace_open_b3c"
+)
 
 // BenchmarkTraceOpenWasmMax is BenchmarkTraceOpenMax with the B3-shaped
 // Wasm step: the user-space pipeline's budget with a Wasm step.
 func BenchmarkTraceOpenWasmMax(b *testing.B) {
-	e := setup(b)
-	u := untraced(b, e, e2ebench.LoadOpen)
-	r := run(b, e2ebench.Scenario{Load: e2ebench.LoadOpen, Gadget: b3Image}, targetCPUWasm)
-	overhead(b, r, u)
+	for _, g := range []struct{ name, image string }{{"go", b3Image}, {"c", b3CImage}} {
+		b.Run(g.name, func(b *testing.B) {
+			e := setup(b)
+			u := untraced(b, e, e2ebench.LoadOpen)
+			r := run(b, e2ebench.Scenario{Load: e2ebench.LoadOpen, Gadget: g.image}, targetCPUWasm)
+			overhead(b, r, u)
+		})
+	}
 }
 
 // BenchmarkTraceDNSMax runs trace_dns (with its Wasm module) while the DNS
