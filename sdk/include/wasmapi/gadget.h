@@ -1,8 +1,11 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The Wasm ABI for gadget post-processors written in C (sdk/WASM-ABI.md):
- * the host functions of module "ig" (v1), the batch extension's buffer
- * layout, and a few helpers. Freestanding: no libc, no WASI.
+ * the host functions of module "ig" (v1) that datasource post-processors
+ * use, the batch extension's buffer layout, and a few helpers.
+ * Freestanding: no libc; of WASI only the clock (ig_wall_clock). The other
+ * v1 functions (maps, perf readers, data arrays, syscalls) are declared
+ * the same way with IG_IMPORT, with the signatures WASM-ABI.md gives.
  *
  * Build: `ig image build` compiles the file build.yaml's `wasm:` names with
  * clang --target=wasm32 -O2 -nostdlib against this directory. A guest
@@ -39,6 +42,7 @@ enum {
 	IG_KIND_CSTRING,
 	IG_KIND_BYTES,
 };
+#define IG_KIND_ARRAY_OF 0x10000000u /* flag: an array of the kind */
 
 enum { IG_LOG_ERROR = 0, IG_LOG_WARN, IG_LOG_INFO, IG_LOG_DEBUG, IG_LOG_TRACE };
 enum { IG_DS_SINGLE = 1, IG_DS_ARRAY = 2 };
