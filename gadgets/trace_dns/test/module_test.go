@@ -104,6 +104,13 @@ const dataSize = 4096
 
 func newHarness(t *testing.T, timeout string, perEvent bool, extra ...string) *harness {
 	t.Helper()
+	return newHarnessKinds(t, timeout, perEvent, nil, extra...)
+}
+
+// newHarnessKinds is newHarness with the kinds of some fields of dns
+// changed (same sizes as the kind's).
+func newHarnessKinds(t *testing.T, timeout string, perEvent bool, kinds map[string]datasource.Kind, extra ...string) *harness {
+	t.Helper()
 	ctx := context.Background()
 	wasm := traceDNSModule(t)
 	if perEvent {
@@ -131,6 +138,9 @@ func newHarness(t *testing.T, timeout string, perEvent bool, extra ...string) *h
 		{"src.addr_raw", datasource.Bytes, 16}, {"dst.addr_raw", datasource.Bytes, 16},
 		{"src.version", datasource.Uint8, 1}, {"data", datasource.Bytes, dataSize},
 	} {
+		if k, ok := kinds[f.name]; ok {
+			f.kind, f.size = k, k.Size()
+		}
 		if _, err := h.ds.AddStaticField(nil, f.name, f.kind, off, f.size, 0); err != nil {
 			t.Fatal(err)
 		}
@@ -817,4 +827,24 @@ func TestModuleTextBudget(t *testing.T) {
 	if want := fmt.Sprintf("trace_dns: %d queries were tracked without their texts, or not at all: the module ran out of memory", noName); !strings.Contains(h.log.String(), want) {
 		t.Errorf("no warning %q in:\n%s", want, h.log.String())
 	}
+}
+
+// TestModuleFieldKinds gives proc.pid a kind other than the u32 the module
+// reads it as: in both modes the module gets the host's refusal (pid 0,
+// a warning naming the field), never the slot's other bytes.
+func TestModuleFieldKinds(t *testing.T) {
+	forModes(t, func(t *testing.T, perEvent bool) {
+		h := newHarnessKinds(t, "1s", perEvent, map[string]datasource.Kind{"proc.pid": datasource.Uint64})
+		base := uint64(1e18)
+		q := query(1, "kind.test.", base)
+		q.pid = 77
+		h.run(q, trigger(base+1e9))
+		if len(h.out) != 1 {
+			t.Fatalf("%d reports, want 1", len(h.out))
+		}
+		want(t, "report", h.out[0], map[string]string{"proc.pid": "0", "proc.tid": "8", "name": "kind.test."})
+		if !strings.Contains(h.log.String(), `field "proc.pid" (uint64) cannot be read as uint32`) {
+			t.Errorf("no warning about proc.pid:\n%s", h.log.String())
+		}
+	})
 }
