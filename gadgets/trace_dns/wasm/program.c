@@ -189,25 +189,18 @@ static void set_str(const struct field *f, const struct rec *r, const char *s)
 
 /* Initialisation. */
 
-static int get_field(uint32_t ds, struct field *f, const char *name, uint32_t kind)
+/* field_init looks up (add == 0) or adds a field of ds into f; -1 (logged)
+ * when the host has no such field or refuses it. */
+static int field_init(uint32_t ds, struct field *f, const char *name, uint32_t kind, int add)
 {
-	f->h = ig_get_field(ds, ig_buf(name, slen(name)));
-	f->kind = kind;
-	f->j = -1;
-	if (!f->h) {
-		log_parts(IG_LOG_ERROR, "trace_dns: datasource dns has no field ", name, slen(name), "");
-		return -1;
-	}
-	return 0;
-}
+	uint64_t n = ig_buf(name, slen(name));
 
-static int add_field(uint32_t ds, struct field *f, const char *name, uint32_t kind)
-{
-	f->h = ig_add_field(ds, ig_buf(name, slen(name)), kind);
+	f->h = add ? ig_add_field(ds, n, kind) : ig_get_field(ds, n);
 	f->kind = kind;
 	f->j = -1;
 	if (!f->h) {
-		log_parts(IG_LOG_ERROR, "trace_dns: cannot add field ", name, slen(name), "");
+		log_parts(IG_LOG_ERROR, add ? "trace_dns: cannot add field " : "trace_dns: datasource dns has no field ",
+			  name, slen(name), "");
 		return -1;
 	}
 	return 0;
@@ -219,18 +212,10 @@ struct spec {
 	uint32_t kind;
 };
 
-static int get_fields(uint32_t ds, const struct spec *s, int n)
+static int fields_init(uint32_t ds, const struct spec *s, int n, int add)
 {
 	for (int i = 0; i < n; i++)
-		if (get_field(ds, s[i].f, s[i].name, s[i].kind))
-			return -1;
-	return 0;
-}
-
-static int add_fields(uint32_t ds, const struct spec *s, int n)
-{
-	for (int i = 0; i < n; i++)
-		if (add_field(ds, s[i].f, s[i].name, s[i].kind))
+		if (field_init(ds, s[i].f, s[i].name, s[i].kind, add))
 			return -1;
 	return 0;
 }
@@ -255,7 +240,7 @@ static int init_unanswered(uint32_t ds)
 		if (!src.h)
 			continue; /* no container enrichment in this run */
 		copied_in[ncopied] = src;
-		if (add_field(unanswered, &copied_out[ncopied], n, IG_KIND_STRING))
+		if (field_init(unanswered, &copied_out[ncopied], n, IG_KIND_STRING, 1))
 			return -1;
 		ncopied++;
 	}
@@ -281,7 +266,7 @@ static int init_unanswered(uint32_t ds)
 		{&un_attempts, "attempts", IG_KIND_UINT32},
 		{&un_unanswered, "unanswered", IG_KIND_BOOL},
 	};
-	return add_fields(unanswered, specs, NELEM(specs));
+	return fields_init(unanswered, specs, NELEM(specs), 1);
 }
 
 IG_EXPORT(gadgetAPIVersion) uint64_t gadget_api_version(void)
@@ -332,7 +317,7 @@ IG_EXPORT(gadgetInit) int32_t gadget_init(void)
 		{&out_ra, "ra", IG_KIND_BOOL},
 		{&out_rd, "rd", IG_KIND_BOOL},
 	};
-	if (get_fields(ds, ins, NELEM(ins)) || add_fields(ds, outs, NELEM(outs)))
+	if (fields_init(ds, ins, NELEM(ins), 0) || fields_init(ds, outs, NELEM(outs), 1))
 		return 1;
 
 	char v[64] = {0};
@@ -561,44 +546,6 @@ static void unbind_fields(void)
 		dns_fields[i]->j = -1;
 }
 
-static int scalar_size(uint32_t kind)
-{
-	switch (kind) {
-	case IG_KIND_BOOL:
-	case IG_KIND_INT8:
-	case IG_KIND_UINT8:
-		return 1;
-	case IG_KIND_INT16:
-	case IG_KIND_UINT16:
-		return 2;
-	case IG_KIND_INT32:
-	case IG_KIND_UINT32:
-	case IG_KIND_FLOAT32:
-		return 4;
-	case IG_KIND_INT64:
-	case IG_KIND_UINT64:
-	case IG_KIND_FLOAT64:
-		return 8;
-	}
-	return 0;
-}
-
-/* bind returns the index of f in the running batch's table, or -1 (host
- * calls) when it is not there or not of a kind the module reads it as:
- * the host's calls then refuse what they would refuse in v1. */
-static int bind(const struct field *f)
-{
-	int j = ig_batch_find(&batch, f->h);
-
-	if (j < 0)
-		return -1;
-	uint32_t kind = batch.fields[j].kind;
-	int want = scalar_size(f->kind), have = scalar_size(kind);
-	if (want ? want != have : have != 0 || kind == IG_KIND_INVALID || kind > IG_KIND_BYTES)
-		return -1;
-	return j;
-}
-
 IG_EXPORT(dataSourceCallback) void data_source_callback(uint64_t cb, uint32_t ds, uint32_t data)
 {
 	const struct rec r = {0, data};
@@ -608,25 +555,9 @@ IG_EXPORT(dataSourceCallback) void data_source_callback(uint64_t cb, uint32_t ds
 	on_event(&r, get_scalar(&in_ts, &r));
 }
 
-/* The batch buffer the host writes batches into; only ever grows. */
-static unsigned char *batch_buf;
-static uint32_t batch_cap;
-
 IG_EXPORT(gadgetBatchBuffer) uint32_t gadget_batch_buffer(uint32_t size)
 {
-	if (size > (16u << 20))
-		return 0; /* the host falls back to per-event calls */
-	if (size > batch_cap) {
-		uint32_t cap = size + size / 4;
-		if (cap < (64u << 10))
-			cap = 64u << 10;
-		unsigned char *p = ig_sbrk(cap);
-		if (!p)
-			return 0;
-		batch_buf = p;
-		batch_cap = cap;
-	}
-	return (uint32_t)(size_t)batch_buf;
+	return ig_batch_buffer(size);
 }
 
 IG_EXPORT(dataSourceCallbackBatch)
@@ -634,15 +565,13 @@ uint64_t data_source_callback_batch(uint64_t cb, uint32_t ds, uint32_t buf, uint
 {
 	(void)cb;
 	(void)ds;
-	/* The batch is in the buffer the module handed out, or nowhere. */
-	if (!batch_buf || buf != (uint32_t)(size_t)batch_buf || len > batch_cap ||
-	    ig_batch_open(&batch, (void *)(size_t)buf, len)) {
+	if (ig_batch_begin(&batch, buf, len)) {
 		log_str(IG_LOG_ERROR, "trace_dns: malformed batch");
 		return 0;
 	}
 	for (int i = 0; i < NELEM(dns_fields); i++)
 		if (dns_fields[i]->h)
-			dns_fields[i]->j = bind(dns_fields[i]);
+			dns_fields[i]->j = ig_batch_bind(&batch, dns_fields[i]->h, dns_fields[i]->kind);
 	values_len = 0;
 	for (uint32_t i = 0; i < batch.count; i++) {
 		const struct rec r = {ig_batch_row(&batch, i), IG_BATCH_HANDLE_BASE + i};

@@ -16,8 +16,6 @@ struct field {
 static struct field pid = {0, IG_KIND_UINT32, -1}, ts = {0, IG_KIND_UINT64, -1},
 		    comm = {0, IG_KIND_CSTRING, -1}, score = {0, IG_KIND_UINT32, -1};
 static struct ig_batch batch;
-static unsigned char *batch_buf;
-static uint32_t batch_cap;
 
 static uint32_t get_field(uint32_t ds, const char *name, uint32_t n)
 {
@@ -88,24 +86,7 @@ IG_EXPORT(dataSourceCallback) void data_source_callback(uint64_t cb, uint32_t ds
 
 IG_EXPORT(gadgetBatchBuffer) uint32_t gadget_batch_buffer(uint32_t size)
 {
-	if (size > batch_cap) {
-		uint32_t cap = size + size / 4;
-		unsigned char *p = size <= (16u << 20) ? ig_sbrk(cap) : 0;
-		if (!p)
-			return 0; /* the host falls back to per-event calls */
-		batch_buf = p;
-		batch_cap = cap;
-	}
-	return (uint32_t)(size_t)batch_buf;
-}
-
-/* bind returns the slot index of f if the table holds it with the kind
- * the module reads it as, else -1. */
-static int bind(const struct field *f)
-{
-	int j = ig_batch_find(&batch, f->h);
-
-	return j >= 0 && batch.fields[j].kind == f->kind ? j : -1;
+	return ig_batch_buffer(size);
 }
 
 IG_EXPORT(dataSourceCallbackBatch)
@@ -113,13 +94,12 @@ uint64_t data_source_callback_batch(uint64_t cb, uint32_t ds, uint32_t buf, uint
 {
 	(void)cb;
 	(void)ds;
-	if (!batch_buf || buf != (uint32_t)(size_t)batch_buf || len > batch_cap ||
-	    ig_batch_open(&batch, batch_buf, len))
+	if (ig_batch_begin(&batch, buf, len))
 		return 0;
-	pid.j = bind(&pid);
-	ts.j = bind(&ts);
-	comm.j = bind(&comm);
-	score.j = bind(&score);
+	pid.j = ig_batch_bind(&batch, pid.h, pid.kind);
+	ts.j = ig_batch_bind(&batch, ts.h, ts.kind);
+	comm.j = ig_batch_bind(&batch, comm.h, comm.kind);
+	score.j = ig_batch_bind(&batch, score.h, score.kind);
 	for (uint32_t i = 0; i < batch.count; i++)
 		one(ig_batch_row(&batch, i), IG_BATCH_HANDLE_BASE + i);
 	return 0; /* no buffer values */

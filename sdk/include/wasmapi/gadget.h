@@ -11,7 +11,8 @@
  * clang --target=wasm32 -O2 -nostdlib against this directory. A guest
  * exports gadgetAPIVersion (IG_API_VERSION), gadgetInit and whichever of
  * the other entry points it needs with IG_EXPORT, and the batch extension
- * with gadgetBatchBuffer and dataSourceCallbackBatch.
+ * with gadgetBatchBuffer (ig_batch_buffer) and dataSourceCallbackBatch
+ * (ig_batch_begin, then ig_batch_bind per field and the slot accessors).
  */
 #ifndef IG_WASMAPI_GADGET_H
 #define IG_WASMAPI_GADGET_H
@@ -176,6 +177,83 @@ static inline int ig_batch_find(const struct ig_batch *b, uint32_t f)
 		if (b->fields[j].field == f)
 			return b->fields[j].kind & IG_BATCH_HOST_ONLY ? -1 : (int)j;
 	return -1;
+}
+
+/* ig_kind_size returns the byte size of a scalar kind, 0 for the others. */
+static inline uint32_t ig_kind_size(uint32_t kind)
+{
+	switch (kind) {
+	case IG_KIND_BOOL:
+	case IG_KIND_INT8:
+	case IG_KIND_UINT8:
+		return 1;
+	case IG_KIND_INT16:
+	case IG_KIND_UINT16:
+		return 2;
+	case IG_KIND_INT32:
+	case IG_KIND_UINT32:
+	case IG_KIND_FLOAT32:
+		return 4;
+	case IG_KIND_INT64:
+	case IG_KIND_UINT64:
+	case IG_KIND_FLOAT64:
+		return 8;
+	}
+	return 0;
+}
+
+/* ig_batch_bind is ig_batch_find for a field the guest reads or sets as
+ * kind: -1 also when the table's kind is not one the slot can serve as
+ * kind (a scalar of another size, a buffer for a scalar or the reverse,
+ * an array). The guest then uses host calls, which refuse what they
+ * would refuse in v1. */
+static inline int ig_batch_bind(const struct ig_batch *b, uint32_t f, uint32_t kind)
+{
+	int j = ig_batch_find(b, f);
+
+	if (j < 0)
+		return -1;
+	uint32_t have = b->fields[j].kind;
+	uint32_t want_size = ig_kind_size(kind), have_size = ig_kind_size(have);
+	if (want_size ? want_size != have_size
+		      : have_size != 0 || have == IG_KIND_INVALID || have > IG_KIND_BYTES)
+		return -1;
+	return j;
+}
+
+/* The batch buffer, handed out by ig_batch_buffer and only ever grown.
+ * Weak, as the break: one for every translation unit. */
+__attribute__((weak)) unsigned char *__ig_batch_buf;
+__attribute__((weak)) uint32_t __ig_batch_cap;
+
+/* ig_batch_buffer implements the export gadgetBatchBuffer: a buffer of at
+ * least size bytes (reused while it is large enough), or 0 to refuse,
+ * when size is over 16 MiB or memory runs out (the host then falls back
+ * to per-event calls). */
+static inline uint32_t ig_batch_buffer(uint32_t size)
+{
+	if (size > (16u << 20))
+		return 0;
+	if (size > __ig_batch_cap) {
+		uint32_t cap = size + size / 4;
+		if (cap < (64u << 10))
+			cap = 64u << 10;
+		unsigned char *p = ig_sbrk(cap);
+		if (!p)
+			return 0;
+		__ig_batch_buf = p;
+		__ig_batch_cap = cap;
+	}
+	return (uint32_t)(size_t)__ig_batch_buf;
+}
+
+/* ig_batch_begin opens the batch dataSourceCallbackBatch received: it must
+ * lie in the buffer ig_batch_buffer handed out. 0 on success. */
+static inline int ig_batch_begin(struct ig_batch *b, uint32_t buf, uint32_t len)
+{
+	if (!__ig_batch_buf || buf != (uint32_t)(size_t)__ig_batch_buf || len > __ig_batch_cap)
+		return -1;
+	return ig_batch_open(b, __ig_batch_buf, len);
 }
 
 static inline unsigned char *ig_batch_row(const struct ig_batch *b, uint32_t i)
