@@ -22,6 +22,62 @@ const benchBatch = 256
 
 var traceOpenDir = filepath.Join("..", "gadgets", "trace_open")
 
+// buildGadget builds the gadget in dir, as ig image build does, and opens
+// it.
+func buildGadget(tb testing.TB, dir string) *Gadget {
+	tb.Helper()
+	ctx := context.Background()
+	st, err := registry.Open(filepath.Join(tb.TempDir(), "store"))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	var out bytes.Buffer
+	if _, err := registry.Build(ctx, dir, registry.BuildOptions{
+		Store: st, Tag: "bench", Output: &out, Archs: []string{goruntime.GOARCH}}); err != nil {
+		tb.Fatalf("build %s: %v\n%s", dir, err, out.String())
+	}
+	img, err := st.Load(ctx, "bench", goruntime.GOARCH)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	g, err := New(filepath.Base(dir), Content{Metadata: img.Metadata, Program: img.Program, Wasm: img.Wasm})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return g
+}
+
+// TestEarlyLoadTaken: a run with a Wasm module that leaves the
+// configuration alone takes the collection loaded while the module
+// compiled; one whose module changes it (testdata/wasmconfig) loads
+// afresh (what that collection then does is TestWasmConfigBeforeLoad's).
+func TestEarlyLoadTaken(t *testing.T) {
+	testutil.RequireKernel(t)
+	for _, tc := range []struct {
+		dir  string
+		want bool
+	}{{"b3c", true}, {"wasmconfig", false}} {
+		t.Run(tc.dir, func(t *testing.T) {
+			var got []bool
+			earlyLoadTaken = func(taken bool) { got = append(got, taken) }
+			defer func() { earlyLoadTaken = nil }()
+			g := buildGadget(t, filepath.Join("testdata", tc.dir))
+			coll, err := containers.New(context.Background(), containers.Options{Runtimes: []containers.RuntimeSocket{}, NoRuncHook: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer coll.Close()
+			if _, err := g.Run(context.Background(), RunOptions{Output: "none", Duration: 200 * time.Millisecond,
+				Stdout: io.Discard, Stderr: io.Discard, Containers: coll}); err != nil {
+				t.Fatal(err)
+			}
+			if len(got) != 1 || got[0] != tc.want {
+				t.Fatalf("early load taken: %v, want [%v]", got, tc.want)
+			}
+		})
+	}
+}
+
 // gadgetStages builds the gadget in dir and returns the stages a run with
 // opts would give its first tracer's datasource, with that datasource,
 // the boot time offset of timestamps and the host's mount namespace.
@@ -29,23 +85,7 @@ func gadgetStages(b testing.TB, dir string, opts RunOptions) ([]pipeline.Stage, 
 	b.Helper()
 	testutil.RequireKernel(b) // the container collection watches exits with netlink
 	ctx := context.Background()
-	st, err := registry.Open(filepath.Join(b.TempDir(), "store"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	var out bytes.Buffer
-	if _, err := registry.Build(ctx, dir, registry.BuildOptions{
-		Store: st, Tag: "bench", Output: &out, Archs: []string{goruntime.GOARCH}}); err != nil {
-		b.Fatalf("build %s: %v\n%s", dir, err, out.String())
-	}
-	img, err := st.Load(ctx, "bench", goruntime.GOARCH)
-	if err != nil {
-		b.Fatal(err)
-	}
-	g, err := New(filepath.Base(dir), Content{Metadata: img.Metadata, Program: img.Program, Wasm: img.Wasm})
-	if err != nil {
-		b.Fatal(err)
-	}
+	g := buildGadget(b, dir)
 	// The host's collection, without container runtimes: the events are
 	// the host's, enriched as such (node name, empty k8s fields).
 	coll, err := containers.New(ctx, containers.Options{Runtimes: []containers.RuntimeSocket{}, NoRuncHook: true})

@@ -4,8 +4,8 @@ import (
 	"maps"
 	"reflect"
 	"runtime/debug"
+	"sync"
 
-	"github.com/gadgetkit/ig/internal/datasource"
 	"github.com/gadgetkit/ig/internal/filter"
 	"github.com/gadgetkit/ig/internal/gadgetspec"
 	"github.com/gadgetkit/ig/internal/loader"
@@ -26,24 +26,25 @@ import (
 // changes the configuration (setConfig), or a plan with other params,
 // gets a collection loaded afresh, and this one is closed unused.
 type earlyLoad struct {
-	done   chan struct{}
-	inst   *loader.Gadget
-	err    error
-	params map[string]string // the params it was loaded with
-	config map[string]any    // the configuration it was loaded with
-	taken  bool
+	done      chan struct{}
+	inst      *loader.Gadget
+	err       error
+	params    map[string]string // the params it was loaded with
+	config    map[string]any    // the configuration it was loaded with
+	taken     bool
+	closeOnce sync.Once
 }
+
+// earlyLoadTaken, if set, learns whether each run took its early load
+// (tests).
+var earlyLoadTaken func(bool)
 
 // loadEarly starts loading spec with lopts in the background; nil when
 // the params cannot be known before the Wasm module runs (a filter names
 // a field the module adds, or a value does not parse: the plan reports
 // that).
 func (g *Gadget) loadEarly(run *runState, spec gadgetspec.Spec, lopts loader.Options, opts RunOptions) *earlyLoad {
-	dss := make([]*datasource.DataSource, 0, len(g.DataSources()))
-	for _, ds := range g.DataSources() {
-		dss = append(dss, run.ds[ds])
-	}
-	filters, err := filter.Compile(dss, opts.Filters)
+	filters, err := filter.Compile(run.ebpfDataSources(g), opts.Filters)
 	if err != nil {
 		return nil
 	}
@@ -57,38 +58,46 @@ func (g *Gadget) loadEarly(run *runState, spec gadgetspec.Spec, lopts loader.Opt
 	go func() {
 		defer close(e.done)
 		e.inst, e.err = loader.Load(&spec, lopts)
-		// The load's garbage (the kernel's BTF decoded for CO-RE, the
-		// ELF) is returned before the compilation reaches its peak:
+		// The load's garbage (the ELF, the program spec) is returned
+		// before the compilation reaches its peak: with the Go module,
 		// trace_dns's peak RSS 46.7 -> 45.1 MiB, the first event no
-		// later.
+		// later. (The kernel's BTF stays: the run's cache holds it.)
 		debug.FreeOSMemory()
 	}()
 	return e
 }
 
-// take waits for the load and hands its outcome over (loaded true) if it
-// was made with the configuration meta and the params the run now has;
-// otherwise loaded is false and the caller loads itself.
+// take hands the load's outcome over (loaded true, once it is done) if it
+// was made with the configuration meta and the params the run now has.
+// Otherwise loaded is false at once, the caller loads itself, and the
+// early collection is closed in the background when its load ends.
 func (e *earlyLoad) take(meta *metadata.Gadget, params map[string]string) (inst *loader.Gadget, loaded bool, err error) {
 	if e == nil {
 		return nil, false, nil
 	}
-	<-e.done
-	if !maps.Equal(e.params, params) || !reflect.DeepEqual(e.config, meta.Config) {
+	ok := maps.Equal(e.params, params) && reflect.DeepEqual(e.config, meta.Config)
+	if earlyLoadTaken != nil {
+		earlyLoadTaken(ok)
+	}
+	if !ok {
+		go e.close()
 		return nil, false, nil
 	}
+	<-e.done
 	e.taken = true
 	return e.inst, true, e.err
 }
 
 // close waits for the load and closes the collection if the run did not
-// take it.
+// take it; once.
 func (e *earlyLoad) close() {
 	if e == nil {
 		return
 	}
-	<-e.done
-	if !e.taken && e.inst != nil {
-		e.inst.Close()
-	}
+	e.closeOnce.Do(func() {
+		<-e.done
+		if !e.taken && e.inst != nil {
+			e.inst.Close()
+		}
+	})
 }

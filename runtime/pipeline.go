@@ -174,6 +174,16 @@ type runState struct {
 // newRunState copies the spec's datasources and adds the fields every run
 // has: the formatted siblings of raw fields. It happens before anything
 // compiles a plan over the fields (output, filters, Wasm handles).
+// ebpfDataSources returns the run's clones of the datasources of g's eBPF
+// program, in g's order.
+func (rs *runState) ebpfDataSources(g *Gadget) []*datasource.DataSource {
+	dss := make([]*datasource.DataSource, 0, len(g.DataSources()))
+	for _, ds := range g.DataSources() {
+		dss = append(dss, rs.ds[ds])
+	}
+	return dss
+}
+
 func (g *Gadget) newRunState(opts RunOptions, cs *containerState) (*runState, error) {
 	rs := &runState{ds: map[*datasource.DataSource]*datasource.DataSource{},
 		enrichers:  map[*datasource.DataSource]*containers.Enricher{},

@@ -29,10 +29,7 @@ type plan struct {
 
 func (g *Gadget) plan(run *runState, w *wasmRun, opts RunOptions) (*plan, error) {
 	wrap := func(err error) error { return fmt.Errorf("%s: %w", g.name, err) }
-	var dss []*datasource.DataSource
-	for _, ds := range g.DataSources() {
-		dss = append(dss, run.ds[ds])
-	}
+	dss := run.ebpfDataSources(g)
 	if w != nil {
 		dss = append(dss, w.own...)
 	}

@@ -302,17 +302,15 @@ func (g *Gadget) Run(ctx context.Context, opts RunOptions) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	values, err := g.parseParams(pl.params)
-	if err != nil {
-		return nil, err
-	}
-	lopts.Params = values
 	bootOffset, err := decode.BootOffset()
 	if err != nil {
 		return nil, fmt.Errorf("%s: read clocks: %w", g.name, err)
 	}
 	inst, loaded, err := early.take(spec.Metadata, pl.params)
 	if !loaded {
+		if lopts.Params, err = g.parseParams(pl.params); err != nil {
+			return nil, err
+		}
 		inst, err = loader.Load(&spec, lopts)
 	}
 	if err != nil {

@@ -138,10 +138,7 @@ func (g *Gadget) startWasm(ctx context.Context, cancel context.CancelFunc, mod *
 	w := &wasmRun{stages: map[*datasource.DataSource][]pipeline.Stage{}, cancel: cancel, trusted: opts.WasmTrusted}
 	var err error
 	w.mod = mod
-	var dss []*datasource.DataSource
-	for _, ds := range g.DataSources() {
-		dss = append(dss, run.ds[ds])
-	}
+	dss := run.ebpfDataSources(g)
 	env := wasmhost.Env{
 		DataSources: dss,
 		Params:      params,

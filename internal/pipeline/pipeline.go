@@ -355,11 +355,12 @@ func (p *Pipeline) read(src Source, b *Batch) error {
 	lingering := false
 	flush := func() {
 		p.process(b)
-		// A yield per batch. A reader that pauses in system calls
-		// (loader.Reader) never parks while its buffer is busy; after
-		// 10 ms on the same schedule, Go's sysmon preempts it with a
-		// signal, and takes its P away if it finds it in a system call,
-		// which sends sysmon back to ticking every 20 µs.
+		// A yield per batch. A source goroutine that never parks (any
+		// source while its buffer is busy; loader.Reader also pauses in
+		// system calls, not on timers) is preempted by Go's sysmon with
+		// a signal after 10 ms on the same schedule, and loses its P if
+		// sysmon finds it in a system call, which sends sysmon back to
+		// ticking every 20 µs.
 		runtime.Gosched()
 		b.Records = b.Records[:0]
 		src.SetDeadline(time.Time{})
