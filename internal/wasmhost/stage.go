@@ -31,6 +31,9 @@ type batchCol struct {
 	// buf numbers the columns of buffer values (String, CString, Bytes,
 	// arrays) from 0, in table order; -1 for scalars.
 	buf int
+	// hostOnly: the host cannot set the field through its slot in any
+	// record (see settable), so every batch flags it host calls only.
+	hostOnly bool
 }
 
 // stage runs the guest's subscriptions on one datasource.
@@ -219,7 +222,7 @@ func (st *dsState) rebuildTable() {
 	nbuf := 0
 	for _, fr := range st.fields {
 		if listed(fr.f) {
-			c := batchCol{handle: fr.handle, f: fr.f, slot: slot, buf: -1}
+			c := batchCol{handle: fr.handle, f: fr.f, slot: slot, buf: -1, hostOnly: !settable(fr.f)}
 			if !isScalar(fr.f.Kind) {
 				c.buf = nbuf
 				nbuf++
@@ -258,7 +261,7 @@ func batchSize(rs *runState) uint64 {
 	rs.vals = rs.vals[:0]
 	rs.hostOnly = slices.Grow(rs.hostOnly[:0], len(rs.cols))[:len(rs.cols)]
 	for j, c := range rs.cols {
-		rs.hostOnly[j] = !settable(c.f)
+		rs.hostOnly[j] = c.hostOnly
 		if c.buf < 0 {
 			continue
 		}
