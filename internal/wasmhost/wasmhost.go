@@ -90,10 +90,6 @@ type Config struct {
 	// which a further instance would compile again from, and a second
 	// Instantiate fails with ErrSingleInstance.
 	SingleInstance bool
-
-	// rewriteAgain makes Compile rewrite the module rather than take the
-	// cached rewrite (its retry after a cached rewrite failed).
-	rewriteAgain bool
 }
 
 // ErrSingleInstance is returned by a second Instantiate of a module
@@ -168,7 +164,12 @@ type exportSet struct {
 // import only from "ig" (functions ig provides, with their exact
 // signatures) and "wasi_snapshot_preview1", be a WASI reactor rather than
 // a command, and fit in the memory limit.
-func Compile(ctx context.Context, wasm []byte, cfg Config) (m *Module, err error) {
+func Compile(ctx context.Context, wasm []byte, cfg Config) (*Module, error) {
+	return compile(ctx, wasm, cfg, true)
+}
+
+// compile is Compile, taking a cached preemption rewrite if useCached.
+func compile(ctx context.Context, wasm []byte, cfg Config, useCached bool) (m *Module, err error) {
 	var cache wazero.CompilationCache
 	if cfg.CacheDir != "" {
 		c, err := wazero.NewCompilationCacheWithDir(cfg.CacheDir)
@@ -188,7 +189,7 @@ func Compile(ctx context.Context, wasm []byte, cfg Config) (m *Module, err error
 		// what is malformed.
 		mode = interruptWazero
 		entry = rewriteEntryOf(src, cfg.CacheDir)
-		if inst, release, cached, ierr := entry.instrument(src, !cfg.rewriteAgain); ierr == nil {
+		if inst, release, cached, ierr := entry.instrument(src, useCached); ierr == nil {
 			defer release() // after CompileModule, which copies what it keeps
 			wasm, mode, cachedRewrite = inst, interruptPreempt, cached
 			if cached {
@@ -197,8 +198,7 @@ func Compile(ctx context.Context, wasm []byte, cfg Config) (m *Module, err error
 					// hand) is dropped and redone, once.
 					if m == nil && err != nil {
 						entry.drop()
-						cfg.rewriteAgain = true
-						m, err = Compile(ctx, src, cfg)
+						m, err = compile(ctx, src, cfg, false)
 					}
 				}()
 			}
