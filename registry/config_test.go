@@ -119,7 +119,7 @@ func TestPullMirrors(t *testing.T) {
 	ctx := context.Background()
 	a := testutil.StartRegistry(t, filepath.Join(t.TempDir(), "a"))
 	b := testutil.StartRegistry(t, filepath.Join(t.TempDir(), "b"))
-	down, deadMirror := freeAddr(t), freeAddr(t)
+	down, deadMirror := testutil.FreeAddr(t), testutil.FreeAddr(t)
 	priv, pub := testKeys(t)
 	insecure := []string{a.Plain, b.Plain, down, deadMirror}
 

@@ -12,7 +12,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -134,18 +133,6 @@ func errorLine(tb testing.TB, stderr string) string {
 		tb.Fatalf("last stderr line is not the error:\n%s", stderr)
 	}
 	return last
-}
-
-// freeAddr returns a 127.0.0.1 address nothing listens on: a registry
-// that is down.
-func freeAddr(tb testing.TB) string {
-	tb.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
 }
 
 // TestRunFromRegistry is the acceptance test of registries: a gadget is
@@ -343,7 +330,7 @@ func mirrorConfig(t *testing.T, down, mirrors, insecure string) string {
 func TestRunThroughMirror(t *testing.T) {
 	testutil.RequireKernel(t)
 	reg := testutil.StartRegistry(t, filepath.Join(t.TempDir(), "registry"))
-	down, deadMirror := freeAddr(t), freeAddr(t)
+	down, deadMirror := testutil.FreeAddr(t), testutil.FreeAddr(t)
 
 	// The mirror serves the repository under a path of its own.
 	onMirror := reg.Plain + "/ghcr/gadgets/trace_open:latest"
@@ -383,7 +370,7 @@ func TestRunThroughMirror(t *testing.T) {
 // mirror are down, and for a broken configuration file. Neither needs a
 // kernel or a registry.
 func TestMirrorConfigErrors(t *testing.T) {
-	down, deadMirror := freeAddr(t), freeAddr(t)
+	down, deadMirror := testutil.FreeAddr(t), testutil.FreeAddr(t)
 	canonical := down + "/gadgets/trace_open:latest"
 
 	// No mirror that has it: the registry's own error, then the mirrors'.

@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -346,19 +345,14 @@ func countOpens(t *testing.T, path string, fn func()) int {
 // byte-identical.
 func TestPullUnreachable(t *testing.T) {
 	ctx := context.Background()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
+	addr := testutil.FreeAddr(t)
 	s := openTestStore(t)
 	if _, err := s.Put(ctx, "keep", fakeArtifact("keep")); err != nil {
 		t.Fatal(err)
 	}
 	before := readFileT(t, filepath.Join(s.Path(), "index.json"))
 	ref := addr + "/x/y:z"
-	_, err = Pull(ctx, s, ref, RemoteOptions{Insecure: []string{addr}})
+	_, err := Pull(ctx, s, ref, RemoteOptions{Insecure: []string{addr}})
 	want := fmt.Sprintf("pull %s: registry %s unreachable: connection refused", ref, addr)
 	if err == nil || err.Error() != want || !errors.Is(err, ErrUnreachable) {
 		t.Fatalf("got %v, want %s", err, want)

@@ -3,13 +3,13 @@ package cli_test
 import (
 	"bytes"
 	"context"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/gadgetkit/ig/internal/cli"
+	"github.com/gadgetkit/ig/internal/testutil"
 	"github.com/gadgetkit/ig/registry"
 )
 
@@ -18,12 +18,7 @@ import (
 func TestConfigReadOnce(t *testing.T) {
 	t.Setenv("IG_OCI_STORE", filepath.Join(t.TempDir(), "oci-store"))
 	// A registry that is down: every remote call fails at once.
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	down := l.Addr().String()
-	l.Close()
+	down := testutil.FreeAddr(t)
 	image := down + "/gadgets/g:v1"
 	config := filepath.Join(t.TempDir(), "config.yaml")
 	if err := os.WriteFile(config, []byte("registry:\n  insecure: ["+down+"]\n"), 0o644); err != nil {

@@ -19,8 +19,9 @@ type Registry struct {
 	User, Password string
 }
 
-// freePort returns a 127.0.0.1 address nothing listens on right now.
-func freePort(t testing.TB) string {
+// FreeAddr returns a 127.0.0.1 address nothing listens on right now (also
+// a registry that is down).
+func FreeAddr(t testing.TB) string {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -39,7 +40,7 @@ func StartRegistry(t testing.TB, dir string) *Registry {
 	t.Helper()
 	scripts := filepath.Join(RepoRoot(t), "scripts")
 	env := append(os.Environ(), "IG_REGISTRY_DIR="+dir,
-		"IG_REGISTRY_PLAIN="+freePort(t), "IG_REGISTRY_TLS="+freePort(t))
+		"IG_REGISTRY_PLAIN="+FreeAddr(t), "IG_REGISTRY_TLS="+FreeAddr(t))
 	up := exec.Command("bash", filepath.Join(scripts, "registry-up.sh"))
 	up.Env = env
 	t.Cleanup(func() {
