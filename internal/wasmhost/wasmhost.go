@@ -141,6 +141,7 @@ type Module struct {
 	cfg     Config
 	src     []byte // the module as given to Compile (the caller's bytes; nil with SingleInstance)
 	mode    interruptMode
+	entry   rewriteEntry // the cache entry of src's rewrite (interruptPreempt)
 	cache   wazero.CompilationCache
 	exports exportSet
 
@@ -224,7 +225,7 @@ func compile(ctx context.Context, wasm []byte, cfg Config, useCached bool) (m *M
 	if cfg.SingleInstance {
 		src = nil
 	}
-	return &Module{cfg: cfg, src: src, mode: mode, cache: cache, rt: rt, cm: cm, exports: exports, refs: 1}, nil
+	return &Module{cfg: cfg, src: src, mode: mode, entry: entry, cache: cache, rt: rt, cm: cm, exports: exports, refs: 1}, nil
 }
 
 // Close releases the module. Instances keep working until they are
@@ -251,7 +252,7 @@ func (m *Module) binary() (b []byte, release func(), err error) {
 	if m.mode != interruptPreempt {
 		return m.src, func() {}, nil
 	}
-	b, release, _, err = rewriteEntryOf(m.src, m.cfg.CacheDir).instrument(m.src, true)
+	b, release, _, err = m.entry.instrument(m.src, true)
 	return b, release, err
 }
 
