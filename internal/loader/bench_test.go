@@ -66,11 +66,20 @@ func TestReadIntoAllocs(t *testing.T) {
 // reads up to n events and returns how many it read. Events are produced
 // in batches (failed opens); ns/op includes producing them, ns/event only
 // the reads.
-func benchRead(b *testing.B, read func(r *Reader, n int) (int, error)) {
-	requireKernel(b)
-	spec := newSpec(b, "trace_open.bpf.c", "")
-	g := load(b, spec, fillOpts(1<<22))
-	r := g.Readers()[0]
+func benchRead(b *testing.B, newRead func() func(r *Reader, n int) (int, error)) {
+	b.Run("ring", func(b *testing.B) {
+		requireKernel(b)
+		benchReadFrom(b, load(b, newSpec(b, "trace_open.bpf.c", ""), fillOpts(1<<22)).Readers()[0], newRead())
+	})
+	// perf.bpf.c emits on openat(2)'s entry: a failed open is an event too.
+	b.Run("perf", func(b *testing.B) {
+		requireKernel(b)
+		opts := Options{Params: map[string]any{"targ_pid": uint32(os.Getpid())}, PerfBufferPages: 512}
+		benchReadFrom(b, load(b, newSpec(b, "perf.bpf.c", ""), opts).Readers()[0], newRead())
+	})
+}
+
+func benchReadFrom(b *testing.B, r *Reader, read func(r *Reader, n int) (int, error)) {
 	dir := b.TempDir()
 
 	const batch = 4096
@@ -102,28 +111,32 @@ func benchRead(b *testing.B, read func(r *Reader, n int) (int, error)) {
 
 // BenchmarkReaderReadInto reads one event per call.
 func BenchmarkReaderReadInto(b *testing.B) {
-	var rec *datasource.Record
-	benchRead(b, func(r *Reader, _ int) (int, error) {
-		if rec == nil {
-			rec = r.DataSource().NewRecord()
+	benchRead(b, func() func(r *Reader, n int) (int, error) {
+		var rec *datasource.Record
+		return func(r *Reader, _ int) (int, error) {
+			if rec == nil {
+				rec = r.DataSource().NewRecord()
+			}
+			return 1, r.ReadInto(rec)
 		}
-		return 1, r.ReadInto(rec)
 	})
 }
 
 // BenchmarkReaderReadBatch reads every ready event per call, as the
 // pipeline does.
 func BenchmarkReaderReadBatch(b *testing.B) {
-	var recs []*datasource.Record
-	i := 0
-	next := func() *datasource.Record { rec := recs[i%len(recs)]; i++; return rec }
-	benchRead(b, func(r *Reader, n int) (int, error) {
-		if recs == nil {
-			for range 1024 {
-				recs = append(recs, r.DataSource().NewRecord())
+	benchRead(b, func() func(r *Reader, n int) (int, error) {
+		var recs []*datasource.Record
+		i := 0
+		next := func() *datasource.Record { rec := recs[i%len(recs)]; i++; return rec }
+		return func(r *Reader, n int) (int, error) {
+			if recs == nil {
+				for range 1024 {
+					recs = append(recs, r.DataSource().NewRecord())
+				}
 			}
+			return r.ReadBatch(next, min(n, len(recs)))
 		}
-		return r.ReadBatch(next, min(n, len(recs)))
 	})
 }
 

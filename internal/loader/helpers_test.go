@@ -74,6 +74,31 @@ func openPath(path string) {
 	}
 }
 
+// onePageBuffers runs f with a gadget that traces this process's opens
+// into a buffer of one page: trace_open's ring buffer (about 20 events),
+// and perf.bpf.c's perf buffer per CPU (46 records of 88 bytes: they
+// wrap around its end in the middle).
+func onePageBuffers(t *testing.T, f func(t *testing.T, g *Gadget)) {
+	t.Run("ring", func(t *testing.T) { f(t, loadOnePageRing(t)) })
+	t.Run("perf", func(t *testing.T) {
+		requireKernel(t)
+		spec := newSpec(t, "perf.bpf.c", "")
+		f(t, load(t, spec, Options{Params: map[string]any{"targ_pid": uint32(os.Getpid())}, PerfBufferPages: 1}))
+	})
+}
+
+// shortTempDir is a temporary directory with a short path: perf.bpf.c
+// keeps the first 63 bytes of a name.
+func shortTempDir(t *testing.T) string {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "ig")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	return dir
+}
+
 // loadOnePageRing loads trace_open for this process with a ring of one
 // page (about 20 events).
 func loadOnePageRing(t *testing.T) *Gadget {

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/cilium/ebpf"
-	"github.com/cilium/ebpf/perf"
 	"golang.org/x/sys/unix"
 
 	"github.com/gadgetkit/ig/internal/datasource"
@@ -64,10 +63,10 @@ const (
 // idle perf reader looks at its buffers at least every 25 ms (every 2 ms
 // until its first event, so that a run's first events show at once).
 //
-// Ring buffers are read in place (see ringBuffer): no system call, lock or
-// atomic operation per event, and the consumer position is published once
-// per batch. [Reader.ReadBatch] reads every event that is ready in one
-// call.
+// Ring buffers and perf buffers are read in place (see ringBuffer and
+// perfBuffers): no system call, lock or atomic operation per event, and
+// the consumer position is published once per batch. [Reader.ReadBatch]
+// reads every event that is ready in one call.
 //
 // ReadInto must be called from one goroutine at a time; SetDeadline,
 // Flush, Lost and Close may be called from any goroutine.
@@ -93,12 +92,7 @@ type Reader struct {
 	period     time.Duration
 	cycleBytes int
 
-	pr         *perf.Reader
-	prRec      perf.Record
-	prDeadline time.Time
-	// perfFlushed: the flush is over, every event before it was read.
-	perfFlushed bool
-	perfLost    atomic.Uint64
+	perf *perfBuffers
 
 	// lostMap is the per-CPU <map>_lost_samples counter of a ring buffer.
 	lostMu  sync.Mutex
@@ -131,11 +125,11 @@ func newReader(coll *ebpf.Collection, t *gadgetspec.Tracer, perfPages int) (*Rea
 		}
 	case ebpf.PerfEventArray:
 		size := perfPages * os.Getpagesize()
-		pr, err := perf.NewReaderWithOptions(m, size, perf.ReaderOptions{Watermark: size / perfWatermarkDiv})
+		pb, err := newPerfBuffers(m, size, size/perfWatermarkDiv)
 		if err != nil {
 			return nil, fmt.Errorf("create perf reader: %w", err)
 		}
-		r.pr = pr
+		r.perf = pb
 	default:
 		return nil, fmt.Errorf("map %s is a %v map, want RingBuf or PerfEventArray", t.MapName, m.Type())
 	}
@@ -154,7 +148,7 @@ func (r *Reader) BufferSize() int {
 	if r.ring != nil {
 		return int(r.ring.size)
 	}
-	return r.pr.BufferSize()
+	return int(r.perf.size)
 }
 
 // ReadInto blocks until an event is available and copies it into payload 0
@@ -337,88 +331,56 @@ func (r *Reader) ringSample(wait bool) ([]byte, error) {
 // interrupted reports whether Flush or Close was called.
 func (r *Reader) interrupted() bool { return r.flushing.Load() || r.closed.Load() }
 
-// pastDeadline makes perf.Reader read every buffer and return instead of
-// waiting.
-var pastDeadline = time.Unix(1, 0)
-
-// perfRead reads one record with perf.Reader's deadline set to d,
-// skipping lost-sample records (counted).
-func (r *Reader) perfRead(d time.Time) ([]byte, error) {
-	if !d.Equal(r.prDeadline) {
-		r.pr.SetDeadline(d)
-		r.prDeadline = d
-	}
-	for {
-		if err := r.pr.ReadInto(&r.prRec); err != nil {
-			return nil, err
-		}
-		if r.prRec.LostSamples > 0 {
-			r.perfLost.Add(r.prRec.LostSamples)
-			continue
-		}
-		return r.prRec.RawSample, nil
-	}
-}
-
 func (r *Reader) perfSample(wait bool) ([]byte, error) {
-	if r.flushing.Load() && r.perfFlushed {
-		return nil, ErrFlushed
-	}
 	for {
-		deadline := r.deadlineTime()
-		want := pastDeadline
-		if wait && !r.active {
-			// Idle: wait for a buffer to reach its watermark, or look
-			// at them all after idlePollPeriod (startPollPeriod at
-			// first).
-			now := time.Now()
-			period := idlePollPeriod
-			if r.started.IsZero() {
-				r.started = now
-			}
-			if !r.readAny && now.Sub(r.started) < startWindow {
-				period = startPollPeriod
-			}
-			want = now.Add(period)
-			if !deadline.IsZero() && deadline.Before(want) {
-				want = deadline
-			}
-		}
-		s, err := r.perfRead(want)
+		s, err := r.perf.next()
 		if err == nil {
 			r.active, r.readAny = true, true
-			r.cycleBytes += len(s) + 8 // perf_event_header
+			r.cycleBytes += len(s) + perfHdrSize + 4
 			return s, nil
 		}
-		if !errors.Is(err, os.ErrDeadlineExceeded) {
-			err = r.perfErr(err)
-			// perf.Reader reports the end of a flush once; make it stick.
-			r.perfFlushed = err == ErrFlushed
-			return nil, err
+		if err != errPerfEmpty {
+			return nil, fmt.Errorf("read %s: %w", r.mapName, err)
 		}
-		// Every buffer is empty.
+		if r.flushing.Load() {
+			return nil, ErrFlushed
+		}
 		if !wait {
 			return nil, errNoEvent
 		}
+		if r.closed.Load() {
+			return nil, ErrClosed
+		}
 		now := time.Now()
+		deadline := r.deadlineTime()
 		if !deadline.IsZero() && !now.Before(deadline) {
 			return nil, os.ErrDeadlineExceeded
 		}
 		if r.active {
 			r.active = false
 			r.pause(now, deadline)
+			continue
+		}
+		// Idle: wait for a buffer to reach its watermark, or look at
+		// them all after idlePollPeriod (startPollPeriod at first).
+		period := idlePollPeriod
+		if r.started.IsZero() {
+			r.started = now
+		}
+		if !r.readAny && now.Sub(r.started) < startWindow {
+			period = startPollPeriod
+		}
+		want := now.Add(period)
+		if !deadline.IsZero() && deadline.Before(want) {
+			want = deadline
+		}
+		if err := r.perf.wait(want, r.interrupted); err != nil && !errors.Is(err, os.ErrDeadlineExceeded) {
+			if r.closed.Load() {
+				return nil, ErrClosed
+			}
+			return nil, fmt.Errorf("wait for %s: %w", r.mapName, err)
 		}
 	}
-}
-
-func (r *Reader) perfErr(err error) error {
-	switch {
-	case errors.Is(err, os.ErrClosed):
-		return ErrClosed
-	case errors.Is(err, perf.ErrFlushed):
-		return ErrFlushed
-	}
-	return fmt.Errorf("read %s: %w", r.mapName, err)
 }
 
 // Flush makes ReadInto return every event already in the buffer and then
@@ -429,9 +391,10 @@ func (r *Reader) Flush() error {
 	r.flushing.Store(true)
 	if r.ring != nil {
 		r.ring.kick()
-		return nil
+	} else {
+		r.perf.kick()
 	}
-	return r.pr.Flush()
+	return nil
 }
 
 // SetDeadline makes ReadInto return [os.ErrDeadlineExceeded] once t has
@@ -450,8 +413,8 @@ func (r *Reader) SetDeadline(t time.Time) {
 // kernel in records read so far. The kernel counters are never written
 // from user space, so no increment can slip between a read and a reset.
 func (r *Reader) Lost() (uint64, error) {
-	if r.pr != nil {
-		return r.perfLost.Swap(0), nil
+	if r.perf != nil {
+		return r.perf.lost.Swap(0), nil
 	}
 	if r.lostMap == nil {
 		return 0, nil
@@ -479,17 +442,17 @@ func (r *Reader) Close() error {
 	if r.closed.Swap(true) {
 		return nil
 	}
-	if r.ring == nil {
-		err := r.pr.Close()
-		if errors.Is(err, os.ErrClosed) {
-			return nil
-		}
-		return err
-	}
 	// Interrupt a wait (closed is set), then release once ReadInto is
 	// out.
-	r.ring.kick()
+	if r.ring != nil {
+		r.ring.kick()
+	} else {
+		r.perf.kick()
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return r.ring.close()
+	if r.ring != nil {
+		return r.ring.close()
+	}
+	return r.perf.close()
 }

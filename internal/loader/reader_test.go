@@ -3,21 +3,24 @@ package loader
 import (
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/gadgetkit/ig/internal/datasource"
+	"github.com/gadgetkit/ig/internal/gadgetspec"
 )
 
-// TestRingWrapAround reads a one-page ring many times over: records that
-// straddle the end of the ring come out whole.
-func TestRingWrapAround(t *testing.T) {
-	g := loadOnePageRing(t)
+// TestWrapAround reads a one-page buffer many times over: records that
+// straddle its end come out whole.
+func TestWrapAround(t *testing.T) { onePageBuffers(t, testWrapAround) }
+
+func testWrapAround(t *testing.T, g *Gadget) {
 	r := g.Readers()[0]
 	ds := r.DataSource()
 	rec := ds.NewRecord()
-	dir := t.TempDir()
+	dir := shortTempDir(t)
 	r.SetDeadline(time.Now().Add(10 * time.Second))
 	for round := range 50 {
 		// Names of varying length, so records take varying room.
@@ -40,12 +43,20 @@ func TestRingWrapAround(t *testing.T) {
 	}
 }
 
-// TestFlushDrains: after Flush, ReadBatch returns what the ring holds, then
-// ErrFlushed, also when called again.
+// TestFlushDrains: after Flush, ReadBatch returns what the buffer holds,
+// then ErrFlushed, also when called again.
 func TestFlushDrains(t *testing.T) {
 	requireKernel(t)
-	spec := newSpec(t, "trace_open.bpf.c", "")
-	g := load(t, spec, fillOpts(1<<20))
+	t.Run("ring", func(t *testing.T) {
+		testFlushDrains(t, load(t, newSpec(t, "trace_open.bpf.c", ""), fillOpts(1<<20)))
+	})
+	t.Run("perf", func(t *testing.T) {
+		opts := Options{Params: map[string]any{"targ_pid": uint32(os.Getpid())}, PerfBufferPages: 64}
+		testFlushDrains(t, load(t, newSpec(t, "perf.bpf.c", ""), opts))
+	})
+}
+
+func testFlushDrains(t *testing.T, g *Gadget) {
 	r := g.Readers()[0]
 	const n = 300
 	produce(t.TempDir(), n)
@@ -80,11 +91,19 @@ func TestFlushDrains(t *testing.T) {
 }
 
 // TestCloseInterruptsWait: Close ends a ReadInto waiting without a
-// deadline on an idle ring.
+// deadline on an idle buffer.
 func TestCloseInterruptsWait(t *testing.T) {
 	requireKernel(t)
-	spec := newSpec(t, "trace_open.bpf.c", "")
-	g, err := Load(spec, Options{Params: map[string]any{"pid": uint32(0x7ffffff0)}})
+	t.Run("ring", func(t *testing.T) {
+		testCloseInterruptsWait(t, newSpec(t, "trace_open.bpf.c", ""), Options{Params: map[string]any{"pid": uint32(0x7ffffff0)}})
+	})
+	t.Run("perf", func(t *testing.T) {
+		testCloseInterruptsWait(t, newSpec(t, "perf.bpf.c", ""), Options{Params: map[string]any{"targ_pid": uint32(0x7ffffff0)}})
+	})
+}
+
+func testCloseInterruptsWait(t *testing.T, spec *gadgetspec.Spec, opts Options) {
+	g, err := Load(spec, opts)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,7 +6,6 @@ import (
 	"io"
 	"os"
 	"sync/atomic"
-	"time"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -48,13 +47,7 @@ var (
 // only wakes a consumer that has caught up, it keeps the kernel from
 // waking the reader for every record while it drains.
 //
-// An idle reader waits in epoll_wait(2) on an epoll instance of its own,
-// holding the map and an eventfd (to be interrupted). The Go runtime's
-// network poller is not used on purpose: the kernel notifies the ring's
-// waiters on the first record after every catch-up, also while the reader
-// is pausing, and a thread of the Go runtime blocked in its poller would
-// then be woken for nothing once per pause. A private epoll instance that
-// nobody waits on just takes note.
+// An idle reader waits in epoll_wait(2) (see waiter).
 type ringBuffer struct {
 	consPage, dataPages []byte
 	consPos, prodPos    *uintptr
@@ -69,9 +62,8 @@ type ringBuffer struct {
 	// position last loaded.
 	pos, pub, prod uintptr
 
-	// epfd holds the map's fd and evfd; evfd interrupts a wait.
-	epfd, evfd int
-	events     [2]unix.EpollEvent
+	// waiter holds the map.
+	waiter
 }
 
 func newRingBuffer(m *ebpf.Map) (*ringBuffer, error) {
@@ -80,25 +72,16 @@ func newRingBuffer(m *ebpf.Map) (*ringBuffer, error) {
 	if size <= 0 || size&(size-1) != 0 || size%page != 0 {
 		return nil, fmt.Errorf("ring buffer size %d is not a power of two multiple of the page size", size)
 	}
-	r := &ringBuffer{size: uintptr(size), mask: uintptr(size - 1), epfd: -1, evfd: -1}
+	r := &ringBuffer{size: uintptr(size), mask: uintptr(size - 1), waiter: waiter{epfd: -1, evfd: -1}}
 	fail := func(err error) (*ringBuffer, error) {
 		r.close()
 		return nil, err
 	}
-	var err error
-	if r.epfd, err = unix.EpollCreate1(unix.EPOLL_CLOEXEC); err != nil {
-		return fail(fmt.Errorf("epoll: %w", err))
-	}
-	if r.evfd, err = unix.Eventfd(0, unix.EFD_CLOEXEC|unix.EFD_NONBLOCK); err != nil {
-		return fail(fmt.Errorf("eventfd: %w", err))
-	}
-	for _, fd := range []int{m.FD(), r.evfd} {
-		ev := unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(fd)}
-		if err := unix.EpollCtl(r.epfd, unix.EPOLL_CTL_ADD, fd, &ev); err != nil {
-			return fail(fmt.Errorf("epoll add: %w", err))
-		}
-	}
 	fd := m.FD()
+	if err := r.waiter.init(r.pending, fd); err != nil {
+		return fail(err)
+	}
+	var err error
 	if r.consPage, err = unix.Mmap(fd, 0, page, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED); err != nil {
 		return fail(fmt.Errorf("mmap ring buffer consumer page: %w", err))
 	}
@@ -165,47 +148,13 @@ func (r *ringBuffer) next() ([]byte, error) {
 	}
 }
 
-// pending reports whether the producer is ahead of what was read.
+// pending reports whether the producer is ahead of what was read. A
+// wait (see waiter) must follow a next that returned errRingEmpty, so
+// that the kernel knows the reader caught up and wakes it for the next
+// record; the map is registered level-triggered, so a record committed
+// before the wait ends it at once.
 func (r *ringBuffer) pending() bool {
 	return atomic.LoadUintptr(r.prodPos) != r.pos
-}
-
-// wait blocks until the producer is ahead of the consumer, stop returns
-// true (checked after every kick), or deadline passes
-// (os.ErrDeadlineExceeded). It must follow a next that returned
-// errRingEmpty, so that the kernel knows the reader caught up and wakes it
-// for the next record. The map is registered level-triggered: a record
-// committed before the call ends it at once.
-func (r *ringBuffer) wait(deadline time.Time, stop func() bool) error {
-	for {
-		if r.pending() || stop() {
-			return nil
-		}
-		timeout := -1
-		if !deadline.IsZero() {
-			d := time.Until(deadline)
-			if d <= 0 {
-				return os.ErrDeadlineExceeded
-			}
-			timeout = int((d + time.Millisecond - 1) / time.Millisecond)
-		}
-		n, err := unix.EpollWait(r.epfd, r.events[:], timeout)
-		if err != nil && err != unix.EINTR {
-			return fmt.Errorf("epoll_wait: %w", err)
-		}
-		for _, ev := range r.events[:max(n, 0)] {
-			if int(ev.Fd) == r.evfd {
-				var buf [8]byte
-				_, _ = unix.Read(r.evfd, buf[:])
-			}
-		}
-	}
-}
-
-// kick makes a wait in progress, or the next one, look at stop.
-func (r *ringBuffer) kick() {
-	one := [8]byte{1}
-	_, _ = unix.Write(r.evfd, one[:])
 }
 
 // close releases everything; it must not run concurrently with next or
@@ -217,12 +166,6 @@ func (r *ringBuffer) close() error {
 			err = errors.Join(err, unix.Munmap(m))
 		}
 	}
-	for _, fd := range []int{r.epfd, r.evfd} {
-		if fd >= 0 {
-			err = errors.Join(err, unix.Close(fd))
-		}
-	}
 	r.dataPages, r.consPage, r.data = nil, nil, nil
-	r.epfd, r.evfd = -1, -1
-	return err
+	return errors.Join(err, r.waiter.close())
 }

@@ -1,0 +1,182 @@
+package loader
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// fakePerf is a perf buffer in ordinary memory, written the way the
+// kernel writes one, for testing perfBuffers' parsing.
+type fakePerf struct {
+	p *perfBuffers
+	r *perfRing
+}
+
+func newFakePerf(size int) *fakePerf {
+	r := &perfRing{fd: -1, meta: &unix.PerfEventMmapPage{}, data: make([]byte, size)}
+	return &fakePerf{p: &perfBuffers{rings: []*perfRing{r}, size: uint64(size)}, r: r}
+}
+
+// write appends a record of type typ with body (padded to 8 bytes) at the
+// head, wrapping around the end of the buffer, and publishes it.
+func (f *fakePerf) write(typ uint32, body []byte) {
+	size := perfHdrSize + (len(body)+7)&^7
+	rec := make([]byte, size)
+	binary.NativeEndian.PutUint32(rec, typ)
+	binary.NativeEndian.PutUint16(rec[6:], uint16(size))
+	copy(rec[perfHdrSize:], body)
+	head := f.r.meta.Data_head
+	for i, b := range rec {
+		f.r.data[(head+uint64(i))%uint64(len(f.r.data))] = b
+	}
+	f.r.meta.Data_head = head + uint64(size)
+}
+
+func (f *fakePerf) sample(s []byte) {
+	body := binary.NativeEndian.AppendUint32(nil, uint32(len(s)))
+	f.write(perfRecordSample, append(body, s...))
+}
+
+func (f *fakePerf) lost(n uint64) {
+	body := binary.NativeEndian.AppendUint64(nil, 7) // id
+	f.write(perfRecordLost, binary.NativeEndian.AppendUint64(body, n))
+}
+
+// TestPerfRecords: samples of every length come out whole, also when they
+// wrap around the end of the buffer; lost records are counted, other
+// records skipped; the tail is handed back once the buffer is read.
+func TestPerfRecords(t *testing.T) {
+	f := newFakePerf(512) // room for the 4 records written between reads
+	var want [][]byte
+	var lost uint64
+	for i := range 200 {
+		switch i % 9 {
+		case 3:
+			f.lost(uint64(i))
+			lost += uint64(i)
+		case 5:
+			f.write(5, []byte("throttle")) // PERF_RECORD_THROTTLE
+		default:
+			s := make([]byte, i%61)
+			for k := range s {
+				s[k] = byte(i + k)
+			}
+			f.sample(s)
+			want = append(want, s)
+		}
+		if i%4 != 3 {
+			continue
+		}
+		for len(want) > 0 {
+			got, err := f.p.next()
+			if err != nil {
+				t.Fatalf("record %d: %v", i, err)
+			}
+			if string(got) != string(want[0]) {
+				t.Fatalf("record %d: sample %x, want %x", i, got, want[0])
+			}
+			want = want[1:]
+		}
+		if _, err := f.p.next(); err != errPerfEmpty {
+			t.Fatalf("record %d: next on a read buffer = %v, want errPerfEmpty", i, err)
+		}
+		if f.r.meta.Data_tail != f.r.meta.Data_head {
+			t.Fatalf("record %d: tail %d, head %d after reading everything", i, f.r.meta.Data_tail, f.r.meta.Data_head)
+		}
+	}
+	if got := f.p.lost.Load(); got != lost {
+		t.Errorf("lost %d, want %d", got, lost)
+	}
+}
+
+// TestPerfRecordsDamaged: a record the kernel could not have written is an
+// error, not a crash or a sample read out of bounds.
+func TestPerfRecordsDamaged(t *testing.T) {
+	for name, write := range map[string]func(f *fakePerf){
+		"size below the header": func(f *fakePerf) {
+			f.write(perfRecordSample, nil)
+			binary.NativeEndian.PutUint16(f.r.data[6:], 4)
+		},
+		"record past the head": func(f *fakePerf) {
+			f.sample([]byte("abc"))
+			f.r.meta.Data_head -= 8
+		},
+		"sample longer than its record": func(f *fakePerf) {
+			f.write(perfRecordSample, binary.NativeEndian.AppendUint32(nil, 100))
+		},
+		"sample record without a size": func(f *fakePerf) {
+			f.write(perfRecordSample, nil)
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			f := newFakePerf(128)
+			write(f)
+			if _, err := f.p.next(); !errors.Is(err, io.ErrUnexpectedEOF) {
+				t.Errorf("next = %v, want io.ErrUnexpectedEOF", err)
+			}
+		})
+	}
+}
+
+// TestPerfEveryCPU: the events of every CPU are read, from the perf
+// buffer of each.
+func TestPerfEveryCPU(t *testing.T) {
+	requireKernel(t)
+	spec := newSpec(t, "perf.bpf.c", "")
+	g := load(t, spec, Options{Params: map[string]any{"targ_pid": uint32(os.Getpid())}, PerfBufferPages: 4})
+	r := g.Readers()[0]
+	if r.perf == nil {
+		t.Fatal("not a perf reader")
+	}
+	var cpus unix.CPUSet
+	if err := unix.SchedGetaffinity(0, &cpus); err != nil {
+		t.Fatal(err)
+	}
+	dir := shortTempDir(t)
+	want := map[string]bool{}
+	done := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread() // the thread is thrown away with its affinity
+		for cpu := range runtime.NumCPU() {
+			if !cpus.IsSet(cpu) {
+				continue
+			}
+			var one unix.CPUSet
+			one.Set(cpu)
+			if err := unix.SchedSetaffinity(0, &one); err != nil {
+				done <- err
+				return
+			}
+			for i := range 3 {
+				path := filepath.Join(dir, fmt.Sprintf("cpu%d-%d", cpu, i))
+				want[path] = true
+				openPath(path)
+			}
+		}
+		done <- nil
+	}()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if len(r.perf.rings) < cpus.Count() {
+		t.Errorf("%d perf buffers for %d CPUs", len(r.perf.rings), cpus.Count())
+	}
+	ds := r.DataSource()
+	rec := ds.NewRecord()
+	r.SetDeadline(time.Now().Add(5 * time.Second))
+	for len(want) > 0 {
+		if err := r.ReadInto(rec); err != nil {
+			t.Fatalf("%d events not read (%v): %v", len(want), want, err)
+		}
+		delete(want, string(ds.Field("fname").Text(rec)))
+	}
+}
