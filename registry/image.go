@@ -38,6 +38,18 @@ type Image struct {
 	Skipped []ocispec.Descriptor
 
 	release func() // unmaps Wasm
+	// wasmDigest is the digest Wasm was checked against.
+	wasmDigest digest.Digest
+}
+
+// WasmSHA256 returns the hex SHA-256 of Wasm, which Load checked, or ""
+// when the image has no Wasm module or its layer's digest is not a
+// SHA-256 one.
+func (img *Image) WasmSHA256() string {
+	if img.Wasm == nil || img.wasmDigest.Algorithm() != digest.SHA256 {
+		return ""
+	}
+	return img.wasmDigest.Encoded()
 }
 
 // Close releases the Wasm module's bytes if [Store.LoadMapped] mapped
@@ -160,7 +172,7 @@ func (img *Image) load(ctx context.Context, snap *snapshot, desc ocispec.Descrip
 			if err != nil {
 				return err
 			}
-			img.Wasm, img.release = data, release
+			img.Wasm, img.release, img.wasmDigest = data, release, l.Digest
 			continue
 		}
 		data, err := snap.fetch(ctx, l)
@@ -168,6 +180,9 @@ func (img *Image) load(ctx context.Context, snap *snapshot, desc ocispec.Descrip
 			return err
 		}
 		*dst = data
+		if l.MediaType == MediaTypeWasm {
+			img.wasmDigest = l.Digest
+		}
 	}
 	return nil
 }

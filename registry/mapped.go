@@ -6,6 +6,7 @@ import (
 
 	"github.com/gadgetkit/ig/internal/mmapfile"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"golang.org/x/sys/unix"
 )
 
 // fetchMapped is fetch for a blob read once and then let go of: the Wasm
@@ -43,5 +44,10 @@ func (snap *snapshot) mapBlob(d ocispec.Descriptor) ([]byte, func(), bool) {
 		unmap()
 		return nil, nil, false
 	}
+	// Checking the digest brought every page in. The caller may not read
+	// them again (the runtime compiles from its rewrite cache, keyed by
+	// the digest): let them go; a read faults them back in from the page
+	// cache.
+	_ = unix.Madvise(b, unix.MADV_DONTNEED)
 	return b, unmap, true
 }

@@ -3,6 +3,8 @@ package registry
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -784,17 +786,22 @@ func TestLoadMapsWasm(t *testing.T) {
 	if _, err := s.Put(ctx, "w", a); err != nil {
 		t.Fatal(err)
 	}
-	if img, err := s.Load(ctx, "w", "amd64"); err != nil || !bytes.Equal(img.Wasm, a.Wasm) || img.release != nil {
-		t.Fatalf("Load: %v, Wasm %q mapped %v; want it read", err, img.Wasm, err == nil && img.release != nil)
+	sum := sha256.Sum256(a.Wasm)
+	wantSum := hex.EncodeToString(sum[:])
+	if img, err := s.Load(ctx, "w", "amd64"); err != nil || !bytes.Equal(img.Wasm, a.Wasm) || img.release != nil || img.WasmSHA256() != wantSum {
+		t.Fatalf("Load: %v, Wasm %q mapped %v, SHA-256 %q; want it read, %s", err, img.Wasm, err == nil && img.release != nil, img.WasmSHA256(), wantSum)
 	}
 	img, err := s.LoadMapped(ctx, "w", "amd64")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !bytes.Equal(img.Wasm, a.Wasm) || img.release == nil {
-		t.Fatalf("Wasm %q (mapped: %v), want %q mapped", img.Wasm, img.release != nil, a.Wasm)
+	if !bytes.Equal(img.Wasm, a.Wasm) || img.release == nil || img.WasmSHA256() != wantSum {
+		t.Fatalf("Wasm %q (mapped: %v, SHA-256 %q), want %q mapped, %s", img.Wasm, img.release != nil, img.WasmSHA256(), a.Wasm, wantSum)
 	}
 	img.Close()
+	if img.WasmSHA256() != "" {
+		t.Errorf("after Close: WasmSHA256 %q, want none", img.WasmSHA256())
+	}
 	if img.Wasm != nil || img.release != nil {
 		t.Errorf("after Close: Wasm %q, release set %v", img.Wasm, img.release != nil)
 	}

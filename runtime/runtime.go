@@ -40,6 +40,10 @@ type Content struct {
 	Program []byte
 	// Wasm is the Wasm module, if any.
 	Wasm []byte
+	// WasmSHA256 is the hex SHA-256 of Wasm if the caller checked it (the
+	// image layer's digest): the compilation then does not hash the
+	// module again (see wasmhost.Config.SHA256).
+	WasmSHA256 string
 	// Release, if set, is called once the gadget no longer reads Wasm:
 	// when a run with RunOptions.LastRun has compiled it (e.g.
 	// registry.Image.Close, which unmaps it). Wasm must stay valid until
@@ -54,8 +58,9 @@ type Gadget struct {
 	hasWasm bool
 	// wasm is the module's bytes, nil once a run with LastRun took them;
 	// release is Content.Release.
-	wasm    []byte
-	release func()
+	wasm       []byte
+	wasmSHA256 string
+	release    func()
 }
 
 // New describes a gadget. name is used in messages (usually the image
@@ -73,7 +78,7 @@ func New(name string, c Content) (*Gadget, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
-	return &Gadget{name: name, spec: spec, hasWasm: len(c.Wasm) > 0, wasm: c.Wasm, release: c.Release}, nil
+	return &Gadget{name: name, spec: spec, hasWasm: len(c.Wasm) > 0, wasm: c.Wasm, wasmSHA256: c.WasmSHA256, release: c.Release}, nil
 }
 
 // Name returns the name given to New.

@@ -97,7 +97,7 @@ func (g *Gadget) compileWasm(ctx context.Context, opts RunOptions) <-chan compil
 	go func() {
 		mod, err := wasmhost.Compile(ctx, wasm, wasmhost.Config{
 			Name: g.name, CacheDir: opts.WasmCacheDir, Stderr: opts.Stderr, DisableInterrupt: opts.WasmTrusted,
-			SingleInstance: true})
+			SingleInstance: true, SHA256: g.wasmSHA256})
 		release()
 		ch <- compileResult{mod, err}
 	}()

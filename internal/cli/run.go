@@ -239,7 +239,8 @@ func openGadgetIn(ctx context.Context, st *registry.Store, image, ref string) (*
 	if err != nil {
 		return nil, err
 	}
-	g, err := runtime.New(image, runtime.Content{Metadata: img.Metadata, Program: img.Program, Wasm: img.Wasm, Release: img.Close})
+	g, err := runtime.New(image, runtime.Content{Metadata: img.Metadata, Program: img.Program, Wasm: img.Wasm,
+		WasmSHA256: img.WasmSHA256(), Release: img.Close})
 	if err != nil {
 		img.Close()
 		return nil, err

@@ -22,15 +22,31 @@ import (
 
 // rewriteEntry is the cache entry of one module's rewrite: its path, ""
 // without a cache directory. It is computed once per compilation (the
-// hash of a module of a few MB is not free).
+// hash of a module of a few MB is not free), from sum (see Config.SHA256)
+// when that is a SHA-256 in hex.
 type rewriteEntry string
 
-func rewriteEntryOf(src []byte, cacheDir string) rewriteEntry {
+func rewriteEntryOf(src []byte, sum, cacheDir string) rewriteEntry {
 	if cacheDir == "" {
 		return ""
 	}
-	sum := sha256.Sum256(src)
-	return rewriteEntry(filepath.Join(cacheDir, "preempt", preempt.Version+"-"+hex.EncodeToString(sum[:])+".wasm"))
+	if !isSHA256Hex(sum) {
+		b := sha256.Sum256(src)
+		sum = hex.EncodeToString(b[:])
+	}
+	return rewriteEntry(filepath.Join(cacheDir, "preempt", preempt.Version+"-"+sum+".wasm"))
+}
+
+func isSHA256Hex(s string) bool {
+	if len(s) != 2*sha256.Size {
+		return false
+	}
+	for _, c := range []byte(s) {
+		if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return true
 }
 
 // instrument returns the rewritten module, from the cache when it holds

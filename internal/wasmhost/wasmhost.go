@@ -90,6 +90,14 @@ type Config struct {
 	// which a further instance would compile again from, and a second
 	// Instantiate fails with ErrSingleInstance.
 	SingleInstance bool
+	// SHA256 is the hex SHA-256 of the module's bytes, if the caller has
+	// checked it (an OCI blob's digest): Compile then keys its rewrite
+	// cache with it instead of hashing the bytes again, and, when the
+	// cache holds the rewrite, reads the bytes no further (a mapped file's
+	// pages are not brought back in). Compile trusts it: a wrong one may
+	// run another module's cached rewrite. Anything but 64 lowercase hex
+	// digits is ignored.
+	SHA256 string
 }
 
 // ErrSingleInstance is returned by a second Instantiate of a module
@@ -189,7 +197,7 @@ func compile(ctx context.Context, wasm []byte, cfg Config, useCached bool) (m *M
 		// know, malformed input) get wazero's own checks; wazero reports
 		// what is malformed.
 		mode = interruptWazero
-		entry = rewriteEntryOf(src, cfg.CacheDir)
+		entry = rewriteEntryOf(src, cfg.SHA256, cfg.CacheDir)
 		if inst, release, cached, ierr := entry.instrument(src, useCached); ierr == nil {
 			defer release() // after CompileModule, which copies what it keeps
 			wasm, mode, cachedRewrite = inst, interruptPreempt, cached

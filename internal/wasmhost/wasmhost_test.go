@@ -3,7 +3,9 @@ package wasmhost
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"encoding/binary"
+	"encoding/hex"
 	"errors"
 	"os"
 	"slices"
@@ -448,7 +450,7 @@ func TestRewriteCache(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	path := string(rewriteEntryOf(wasm, dir))
+	path := string(rewriteEntryOf(wasm, "", dir))
 	compile := func(step string) {
 		t.Helper()
 		mod, err := Compile(ctx, wasm, Config{CacheDir: dir})
@@ -465,7 +467,7 @@ func TestRewriteCache(t *testing.T) {
 	}
 	compile("first compile")
 	compile("from the cache")
-	if _, _, cached, err := rewriteEntryOf(wasm, dir).instrument(wasm, true); !cached || err != nil {
+	if _, _, cached, err := rewriteEntryOf(wasm, "", dir).instrument(wasm, true); !cached || err != nil {
 		t.Fatalf("instrument: cached %v, %v", cached, err)
 	}
 	if err := os.WriteFile(path, []byte("\x00asm damaged"), 0o600); err != nil {
@@ -477,8 +479,42 @@ func TestRewriteCache(t *testing.T) {
 	if _, err := Compile(ctx, bad, Config{CacheDir: dir}); err == nil {
 		t.Fatal("module without gadgetAPIVersion compiled")
 	}
-	if _, err := os.Stat(string(rewriteEntryOf(bad, dir))); !errors.Is(err, os.ErrNotExist) {
+	if _, err := os.Stat(string(rewriteEntryOf(bad, "", dir))); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("rewrite of a refused module cached: %v", err)
+	}
+}
+
+// TestRewriteCacheDigest: with Config.SHA256 the rewrite cache is keyed
+// by it and, when the cache holds the rewrite, the bytes given are not
+// read at all; anything but a SHA-256 in lowercase hex is ignored.
+func TestRewriteCacheDigest(t *testing.T) {
+	wasm := guest(t, "everything")
+	ctx := context.Background()
+	dir := t.TempDir()
+	b := sha256.Sum256(wasm)
+	sum := hex.EncodeToString(b[:])
+	if got, want := rewriteEntryOf(nil, sum, dir), rewriteEntryOf(wasm, "", dir); got != want {
+		t.Fatalf("entry from the digest %q, from the bytes %q", got, want)
+	}
+	for _, bad := range []string{"", "sha256:" + sum, strings.ToUpper(sum), sum[1:], sum[1:] + "g"} {
+		if got, want := rewriteEntryOf(wasm, bad, dir), rewriteEntryOf(wasm, "", dir); got != want {
+			t.Errorf("SHA256 %q: entry %q, want the bytes' %q", bad, got, want)
+		}
+	}
+	mod, err := Compile(ctx, wasm, Config{CacheDir: dir, SHA256: sum, SingleInstance: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mod.Close(ctx)
+	// Zeroed bytes of the same digest compile from the cache: Compile
+	// trusts the digest and reads nothing else.
+	mod, err = Compile(ctx, make([]byte, len(wasm)), Config{CacheDir: dir, SHA256: sum, SingleInstance: true})
+	if err != nil {
+		t.Fatalf("compile from the cache with the digest: %v", err)
+	}
+	mod.Close(ctx)
+	if _, err := Compile(ctx, make([]byte, len(wasm)), Config{CacheDir: dir, SingleInstance: true}); err == nil {
+		t.Error("zeroed bytes compiled without the digest")
 	}
 }
 
