@@ -257,3 +257,14 @@ func BenchmarkTraceDNSRate(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkTraceDNSOverload is BenchmarkTraceOpenOverload for a gadget
+// on perf buffers: ig's output is read slowly while the DNS client goes
+// at full speed, the per-CPU perf buffers fill, and every event must be
+// delivered or counted as lost (the kernel's lost records).
+func BenchmarkTraceDNSOverload(b *testing.B) {
+	r := run(b, e2ebench.Scenario{Load: e2ebench.LoadDNS, SlowReader: 2 * time.Millisecond}, targetCPUWasm)
+	if r.Dropped == 0 {
+		b.Log("no drops: the scenario did not overload ig")
+	}
+}
