@@ -2,6 +2,7 @@ package registry
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -10,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -144,8 +146,8 @@ func (b *builder) buildCWasm(ctx context.Context, src string) ([]byte, error) {
 var errNoWasmLD = errors.New("wasm-ld not found (install lld)")
 
 // findWasmLD returns the absolute path of a wasm-ld: wasm-ld in $PATH,
-// next to clang's real binary (/usr/lib/llvm-NN/bin), or a versioned
-// wasm-ld-NN in $PATH. A missing clang is reported as such.
+// next to clang's real binary (/usr/lib/llvm-NN/bin), or the newest
+// versioned wasm-ld-NN in $PATH. A missing clang is reported as such.
 func (b *builder) findWasmLD() (string, error) {
 	clang, err := exec.LookPath(b.opts.Clang)
 	if err != nil {
@@ -155,19 +157,34 @@ func (b *builder) findWasmLD() (string, error) {
 	if real, err := filepath.EvalSymlinks(clang); err == nil {
 		cands = append(cands, filepath.Join(filepath.Dir(real), "wasm-ld"))
 	}
+	var versioned []string
 	for _, dir := range filepath.SplitList(os.Getenv("PATH")) {
 		if dir == "" {
 			continue
 		}
-		versioned, _ := filepath.Glob(filepath.Join(dir, "wasm-ld-[0-9]*"))
-		cands = append(cands, versioned...)
+		found, _ := filepath.Glob(filepath.Join(dir, "wasm-ld-[0-9]*"))
+		versioned = append(versioned, found...)
 	}
-	for _, c := range cands {
+	// Newest first; within a version, $PATH's order.
+	slices.SortStableFunc(versioned, func(a, b string) int {
+		return cmp.Compare(wasmLDVersion(b), wasmLDVersion(a))
+	})
+	for _, c := range append(cands, versioned...) {
 		if p, err := exec.LookPath(c); err == nil {
 			return filepath.Abs(p)
 		}
 	}
 	return "", errNoWasmLD
+}
+
+// wasmLDVersion is the NN of a path ending in wasm-ld-NN, -1 if NN is not
+// a number.
+func wasmLDVersion(path string) int {
+	n, err := strconv.Atoi(strings.TrimPrefix(filepath.Base(path), "wasm-ld-"))
+	if err != nil {
+		return -1
+	}
+	return n
 }
 
 // goWasmEnv returns the environment of the go build of the package in dir.

@@ -356,6 +356,18 @@ func TestBuildCWasm(t *testing.T) {
 			t.Errorf("clang ran:\n%s", out)
 		}
 	})
+	// Of versioned linkers the newest is used, not the first by name: a
+	// broken wasm-ld-9 next to a working wasm-ld-99.
+	t.Run("newest wasm-ld-NN", func(t *testing.T) {
+		bin := clangOnly(t, "wasm-ld-99")
+		if err := os.WriteFile(filepath.Join(bin, "wasm-ld-9"), []byte("#!/bin/sh\necho wrong linker >&2\nexit 1\n"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		t.Setenv("PATH", bin)
+		if _, out, err := build(t, src); err != nil {
+			t.Fatalf("%v\n%s", err, out)
+		}
+	})
 	// Whatever name clang would look for itself (Debian's clang-14 runs
 	// wasm-ld-14), the linker found is the one used.
 	for _, ld := range []string{"wasm-ld", "wasm-ld-99"} {
