@@ -210,8 +210,8 @@ func (p *perfBuffers) record(r *perfRing) ([]byte, error) {
 	off := r.tail & (p.size - 1)
 	hdr := r.data[off : off+perfHdrSize]
 	typ, size := binary.NativeEndian.Uint32(hdr), uint64(binary.NativeEndian.Uint16(hdr[6:]))
-	if size < perfHdrSize || r.head-r.tail < size {
-		return nil, fmt.Errorf("perf buffer record of %d bytes past the head: %w", size, io.ErrUnexpectedEOF)
+	if size < perfHdrSize || size%8 != 0 || r.head-r.tail < size {
+		return nil, fmt.Errorf("perf buffer record of %d bytes at %d, head at %d: %w", size, r.tail, r.head, io.ErrUnexpectedEOF)
 	}
 	body := p.bytes(r, r.tail+perfHdrSize, size-perfHdrSize)
 	r.tail += size
@@ -244,6 +244,14 @@ func (p *perfBuffers) bytes(r *perfRing, pos, n uint64) []byte {
 	return p.wrapped
 }
 
+// publish hands the space of the records read so far back to the kernel
+// (those of the other buffers were when the reader left them).
+func (p *perfBuffers) publish() {
+	if len(p.rings) > 0 {
+		p.rings[p.cur].publish()
+	}
+}
+
 // pending reports whether a buffer holds a record not read yet.
 func (p *perfBuffers) pending() bool {
 	for _, r := range p.rings {
@@ -255,7 +263,9 @@ func (p *perfBuffers) pending() bool {
 }
 
 // close releases everything; it must not run concurrently with next or
-// wait. Programs writing to the array get ENOENT from then on.
+// wait. The array's entries stay until the map is closed (the clone shares
+// its file); events written to them meanwhile are lost uncounted, as the
+// gadget is closing.
 func (p *perfBuffers) close() error {
 	var err error
 	for _, r := range p.rings {

@@ -41,6 +41,15 @@ func (f *fakePerf) write(typ uint32, body []byte) {
 	f.r.meta.Data_head = head + uint64(size)
 }
 
+// scribble overwrites the space the reader handed back, as the kernel
+// does with the next records.
+func (f *fakePerf) scribble() {
+	size := uint64(len(f.r.data))
+	for pos := f.r.meta.Data_head - size; pos < f.r.meta.Data_tail; pos++ {
+		f.r.data[pos%size] = 0xa5
+	}
+}
+
 func (f *fakePerf) sample(s []byte) {
 	body := binary.NativeEndian.AppendUint32(nil, uint32(len(s)))
 	f.write(perfRecordSample, append(body, s...))
@@ -52,8 +61,10 @@ func (f *fakePerf) lost(n uint64) {
 }
 
 // TestPerfRecords: samples of every length come out whole, also when they
-// wrap around the end of the buffer; lost records are counted, other
-// records skipped; the tail is handed back once the buffer is read.
+// wrap around the end of the buffer, and stay whole until the next call
+// (the space handed back is overwritten before each is compared); lost
+// records are counted, other records skipped; the tail is handed back
+// once the buffer is read.
 func TestPerfRecords(t *testing.T) {
 	f := newFakePerf(512) // room for the 4 records written between reads
 	var want [][]byte
@@ -81,6 +92,7 @@ func TestPerfRecords(t *testing.T) {
 			if err != nil {
 				t.Fatalf("record %d: %v", i, err)
 			}
+			f.scribble()
 			if string(got) != string(want[0]) {
 				t.Fatalf("record %d: sample %x, want %x", i, got, want[0])
 			}
@@ -116,11 +128,28 @@ func TestPerfRecordsDamaged(t *testing.T) {
 		"sample record without a size": func(f *fakePerf) {
 			f.write(perfRecordSample, nil)
 		},
+		// The next header would start unaligned, and at the end of the
+		// buffer run past it.
+		"size not a multiple of 8": func(f *fakePerf) {
+			for range 14 {
+				f.write(5, nil)
+			}
+			for f.r.tail < f.r.meta.Data_head { // as read before
+				f.r.tail += perfHdrSize
+			}
+			f.r.pub, f.r.head, f.r.meta.Data_tail = f.r.tail, f.r.tail, f.r.tail
+			f.write(5, []byte("abcd"))
+			binary.NativeEndian.PutUint16(f.r.data[112+6:], 12)
+		},
 	} {
 		t.Run(name, func(t *testing.T) {
 			f := newFakePerf(128)
 			write(f)
-			if _, err := f.p.next(); !errors.Is(err, io.ErrUnexpectedEOF) {
+			var err error
+			for err == nil {
+				_, err = f.p.next()
+			}
+			if !errors.Is(err, io.ErrUnexpectedEOF) {
 				t.Errorf("next = %v, want io.ErrUnexpectedEOF", err)
 			}
 		})
@@ -178,5 +207,29 @@ func TestPerfEveryCPU(t *testing.T) {
 			t.Fatalf("%d events not read (%v): %v", len(want), want, err)
 		}
 		delete(want, string(ds.Field("fname").Text(rec)))
+	}
+}
+
+// TestPerfFlushDuringEmptyPass: an event written while the reader finds
+// the buffers empty, just before Flush, is still read before ErrFlushed.
+func TestPerfFlushDuringEmptyPass(t *testing.T) {
+	f := newFakePerf(256)
+	f.p.waiter = waiter{epfd: -1, evfd: -1, pending: f.p.pending}
+	r := &Reader{perf: f.p, mapName: "events", period: MinPollPeriod}
+	once := false
+	testHookPerfEmpty = func(r *Reader) {
+		if !once {
+			once = true
+			f.sample([]byte("written before Detach"))
+			r.flushing.Store(true)
+		}
+	}
+	defer func() { testHookPerfEmpty = nil }()
+	s, err := r.sample(true)
+	if err != nil || string(s) != "written before Detach" {
+		t.Fatalf("sample = %q, %v; want the event written before the flush", s, err)
+	}
+	if _, err := r.sample(true); err != ErrFlushed {
+		t.Fatalf("sample after the event = %v, want ErrFlushed", err)
 	}
 }

@@ -165,6 +165,7 @@ func (r *Reader) ReadInto(rec *datasource.Record) error {
 		return err
 	}
 	rec.SetStatic(s, r.ds.StaticSize)
+	r.release()
 	return nil
 }
 
@@ -186,8 +187,23 @@ func (r *Reader) ReadBatch(next func() *datasource.Record, max int) (int, error)
 		next().SetStatic(s, r.ds.StaticSize)
 		n++
 	}
+	r.release()
 	return n, nil
 }
+
+// release hands the space of the events copied so far back to the
+// kernel, so that a pipeline busy with them does not hold it back.
+func (r *Reader) release() {
+	if r.ring != nil {
+		r.ring.publish()
+	} else if r.perf != nil {
+		r.perf.publish()
+	}
+}
+
+// testHookPerfEmpty, if set, runs when perfSample found every perf buffer
+// empty (tests only).
+var testHookPerfEmpty func(*Reader)
 
 // errNoEvent: sample(false) found no event ready.
 var errNoEvent = errors.New("no event ready")
@@ -266,6 +282,10 @@ func sleepInSyscall(d time.Duration) {
 func (r *Reader) ringSample(wait bool) ([]byte, error) {
 	var busySince time.Time
 	for {
+		// Whether a flush began is read before the ring: a record
+		// committed before Flush is then found by this pass or, when
+		// the flush began during it, by the next.
+		flushing := r.flushing.Load()
 		s, err := r.ring.next()
 		if err == nil {
 			r.active = true
@@ -282,7 +302,7 @@ func (r *Reader) ringSample(wait bool) ([]byte, error) {
 			return nil, ErrClosed
 		}
 		now := time.Now()
-		if r.flushing.Load() {
+		if flushing {
 			// A program still writing a record finishes within
 			// microseconds; do not give up on it at once.
 			if err == errRingBusy {
@@ -333,6 +353,7 @@ func (r *Reader) interrupted() bool { return r.flushing.Load() || r.closed.Load(
 
 func (r *Reader) perfSample(wait bool) ([]byte, error) {
 	for {
+		flushing := r.flushing.Load() // before the buffers: see ringSample
 		s, err := r.perf.next()
 		if err == nil {
 			r.active, r.readAny = true, true
@@ -342,7 +363,10 @@ func (r *Reader) perfSample(wait bool) ([]byte, error) {
 		if err != errPerfEmpty {
 			return nil, fmt.Errorf("read %s: %w", r.mapName, err)
 		}
-		if r.flushing.Load() {
+		if testHookPerfEmpty != nil {
+			testHookPerfEmpty(r)
+		}
+		if flushing {
 			return nil, ErrFlushed
 		}
 		if !wait {

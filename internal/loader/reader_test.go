@@ -124,3 +124,27 @@ func testCloseInterruptsWait(t *testing.T, spec *gadgetspec.Spec, opts Options) 
 		t.Fatal("ReadInto still waiting after Close")
 	}
 }
+
+// TestFlushCloseConcurrent: Flush and Close from two goroutines (as the
+// pipeline's stop and the runtime's close may); `go test -race` reports
+// a Flush that writes to an eventfd Close is releasing.
+func TestFlushCloseConcurrent(t *testing.T) {
+	requireKernel(t)
+	spec := newSpec(t, "perf.bpf.c", "")
+	for range 20 {
+		g, err := Load(spec, Options{Params: map[string]any{"targ_pid": uint32(0x7ffffff0)}, PerfBufferPages: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := g.Readers()[0]
+		done := make(chan error, 1)
+		go func() { done <- r.Flush() }()
+		if err := r.Close(); err != nil {
+			t.Error(err)
+		}
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+		g.Close()
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"sync"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -20,7 +21,10 @@ import (
 // just takes note.
 type waiter struct {
 	epfd, evfd int
-	events     [8]unix.EpollEvent
+	// evMu orders kick against close: a kick must not write to a
+	// descriptor number close released (and the process reused).
+	evMu   sync.Mutex
+	events [8]unix.EpollEvent
 	// pending reports whether a buffer has something to read.
 	pending func() bool
 }
@@ -76,12 +80,18 @@ func (w *waiter) wait(deadline time.Time, stop func() bool) error {
 
 // kick makes a wait in progress, or the next one, look at stop.
 func (w *waiter) kick() {
-	one := [8]byte{1}
-	_, _ = unix.Write(w.evfd, one[:])
+	w.evMu.Lock()
+	defer w.evMu.Unlock()
+	if w.evfd >= 0 {
+		one := [8]byte{1}
+		_, _ = unix.Write(w.evfd, one[:])
+	}
 }
 
 // close closes the epoll instance and the eventfd.
 func (w *waiter) close() error {
+	w.evMu.Lock()
+	defer w.evMu.Unlock()
 	var err error
 	for _, fd := range []int{w.epfd, w.evfd} {
 		if fd >= 0 {
