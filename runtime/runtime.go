@@ -42,7 +42,8 @@ type Content struct {
 	Wasm []byte
 	// WasmSHA256 is the hex SHA-256 of Wasm if the caller checked it (the
 	// image layer's digest): the compilation then does not hash the
-	// module again (see wasmhost.Config.SHA256).
+	// module again (see wasmhost.Config.SHA256). It is trusted: a wrong
+	// one may run another module's cached rewrite.
 	WasmSHA256 string
 	// Release, if set, is called once the gadget no longer reads Wasm:
 	// when a run with RunOptions.LastRun has compiled it (e.g.
