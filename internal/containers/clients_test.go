@@ -164,6 +164,9 @@ type fakeCRI struct {
 	containers map[string]uint32 // id → pid
 	noEvents   bool
 	events     chan *criapi.ContainerEventResponse
+	// refuseEvents, if set, holds GetContainerEvents' refusal back until
+	// it is closed.
+	refuseEvents chan struct{}
 }
 
 func (f *fakeCRI) Version(context.Context, *criapi.VersionRequest) (*criapi.VersionResponse, error) {
@@ -203,6 +206,9 @@ func (f *fakeCRI) PodSandboxStatus(_ context.Context, r *criapi.PodSandboxStatus
 
 func (f *fakeCRI) GetContainerEvents(_ *criapi.GetEventsRequest, s grpc.ServerStreamingServer[criapi.ContainerEventResponse]) error {
 	if f.noEvents {
+		if f.refuseEvents != nil {
+			<-f.refuseEvents
+		}
 		return status.Error(codes.Unimplemented, "no events")
 	}
 	for {
@@ -224,7 +230,8 @@ func TestCRIClient(t *testing.T) {
 	for _, noEvents := range []bool{false, true} {
 		t.Run(fmt.Sprintf("events=%v", !noEvents), func(t *testing.T) {
 			l, sock := listenUnix(t)
-			f := &fakeCRI{containers: map[string]uint32{"a": sleeper(t)}, noEvents: noEvents, events: make(chan *criapi.ContainerEventResponse, 4)}
+			f := &fakeCRI{containers: map[string]uint32{"a": sleeper(t)}, noEvents: noEvents, events: make(chan *criapi.ContainerEventResponse, 4),
+				refuseEvents: make(chan struct{})}
 			srv := grpc.NewServer()
 			criapi.RegisterRuntimeServiceServer(srv, f)
 			go srv.Serve(l)
@@ -245,9 +252,13 @@ func TestCRIClient(t *testing.T) {
 				t.Errorf("listed %+v", ct)
 			}
 			rec := record(t, c)
+			// Without events, b starts after the collection listed the
+			// containers and before the polling begins: it is reported
+			// all the same.
 			f.mu.Lock()
 			f.containers["b"] = sleeper(t)
 			f.mu.Unlock()
+			close(f.refuseEvents)
 			f.events <- &criapi.ContainerEventResponse{ContainerId: "b", ContainerEventType: criapi.ContainerEventType_CONTAINER_STARTED_EVENT}
 			rec.wait(t, "Added b", 5*time.Second, func(ev Event) bool { return ev.Type == Added && ev.Container.ID == "b" })
 			f.mu.Lock()

@@ -189,14 +189,13 @@ func (c *criClient) apply(ctx context.Context, ev *criapi.ContainerEventResponse
 }
 
 // pollLoop lists the running containers every criPollInterval and reports the
-// difference. Exits are also seen at once through the pidfds.
+// difference. Exits are also seen at once through the pidfds. The first
+// listing reports every running container: one that started after the
+// collection's own listing, before this loop's first, would otherwise be
+// taken for known and never reported (the collection ignores those it
+// has).
 func (c *criClient) pollLoop(ctx context.Context, fn func(runtimeEvent)) error {
 	known := map[string]bool{}
-	if cs, err := c.running(ctx); err == nil {
-		for _, x := range cs {
-			known[x.Id] = true
-		}
-	}
 	t := time.NewTicker(criPollInterval)
 	defer t.Stop()
 	for {
