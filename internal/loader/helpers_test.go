@@ -87,6 +87,36 @@ func onePageBuffers(t *testing.T, f func(t *testing.T, g *Gadget)) {
 	})
 }
 
+// onOneCPU runs f on a thread bound to the first CPU this process may
+// use (the thread is discarded afterwards).
+func onOneCPU(t *testing.T, f func()) {
+	t.Helper()
+	done := make(chan error, 1)
+	go func() {
+		goruntime.LockOSThread() // never unlocked: the thread goes with its affinity
+		var all, one unix.CPUSet
+		if err := unix.SchedGetaffinity(0, &all); err != nil {
+			done <- err
+			return
+		}
+		for cpu := 0; cpu < 1024; cpu++ {
+			if all.IsSet(cpu) {
+				one.Set(cpu)
+				break
+			}
+		}
+		if err := unix.SchedSetaffinity(0, &one); err != nil {
+			done <- err
+			return
+		}
+		f()
+		done <- nil
+	}()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}
+
 // shortTempDir is a temporary directory with a short path: perf.bpf.c
 // keeps the first 63 bytes of a name.
 func shortTempDir(t *testing.T) string {

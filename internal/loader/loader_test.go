@@ -264,17 +264,21 @@ func testLostSamples(t *testing.T, g *Gadget) {
 	r := g.Readers()[0]
 	const n = 200
 	missing := filepath.Join(t.TempDir(), "missing")
-	for range n {
-		openPath(missing)
-	}
 	// A perf buffer reports its losses in a record it writes before the
-	// next event it has room for: read the buffer, then one more event.
+	// next event it has room for: read the buffer, then one more event,
+	// on the same CPU (each CPU has its buffer).
+	opens := func(k int) {
+		onOneCPU(t, func() {
+			for range k {
+				openPath(missing)
+			}
+		})
+	}
+	opens(n)
 	read := 0
 	rec := r.DataSource().NewRecord()
 	for _, more := range []int{0, 1} {
-		for range more {
-			openPath(missing)
-		}
+		opens(more)
 		r.SetDeadline(time.Now().Add(100 * time.Millisecond))
 		for r.ReadInto(rec) == nil {
 			read++
