@@ -8,8 +8,10 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"sync/atomic"
 	"testing"
 	"time"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -210,26 +212,62 @@ func TestPerfEveryCPU(t *testing.T) {
 	}
 }
 
-// TestPerfFlushDuringEmptyPass: an event written while the reader finds
-// the buffers empty, just before Flush, is still read before ErrFlushed.
-func TestPerfFlushDuringEmptyPass(t *testing.T) {
-	f := newFakePerf(256)
-	f.p.waiter = waiter{epfd: -1, evfd: -1, pending: f.p.pending}
-	r := &Reader{perf: f.p, mapName: "events", period: MinPollPeriod}
-	once := false
-	testHookPerfEmpty = func(r *Reader) {
-		if !once {
-			once = true
-			f.sample([]byte("written before Detach"))
-			r.flushing.Store(true)
-		}
+// TestFlushDuringEmptyPass: an event written while the reader finds its
+// buffers empty, just before Flush, is still read before ErrFlushed.
+func TestFlushDuringEmptyPass(t *testing.T) {
+	for _, kind := range []string{"ring", "perf"} {
+		t.Run(kind, func(t *testing.T) {
+			r := &Reader{mapName: "events", period: MinPollPeriod}
+			var write func([]byte)
+			if kind == "ring" {
+				fr := newFakeRing(256)
+				r.ring, write = fr.r, fr.commit
+			} else {
+				f := newFakePerf(256)
+				f.p.waiter = waiter{epfd: -1, evfd: -1, pending: f.p.pending}
+				r.perf, write = f.p, f.sample
+			}
+			once := false
+			testHookEmpty = func(r *Reader) {
+				if !once {
+					once = true
+					write([]byte("written before Detach"))
+					r.flushing.Store(true)
+				}
+			}
+			defer func() { testHookEmpty = nil }()
+			s, err := r.sample(true)
+			if err != nil || string(s) != "written before Detach" {
+				t.Fatalf("sample = %q, %v; want the event written before the flush", s, err)
+			}
+			if _, err := r.sample(true); err != ErrFlushed {
+				t.Fatalf("sample after the event = %v, want ErrFlushed", err)
+			}
+		})
 	}
-	defer func() { testHookPerfEmpty = nil }()
-	s, err := r.sample(true)
-	if err != nil || string(s) != "written before Detach" {
-		t.Fatalf("sample = %q, %v; want the event written before the flush", s, err)
-	}
-	if _, err := r.sample(true); err != ErrFlushed {
-		t.Fatalf("sample after the event = %v, want ErrFlushed", err)
-	}
+}
+
+// fakeRing is a BPF ring buffer in ordinary memory, written the way the
+// kernel writes one (records that do not wrap only).
+type fakeRing struct {
+	r    *ringBuffer
+	prod *uintptr
+}
+
+func newFakeRing(size int) *fakeRing {
+	f := &fakeRing{prod: new(uintptr)}
+	f.r = &ringBuffer{size: uintptr(size), mask: uintptr(size - 1), consPage: make([]byte, 8), data: make([]byte, size)}
+	f.r.consPos = (*uintptr)(unsafe.Pointer(&f.r.consPage[0]))
+	f.r.prodPos = f.prod
+	f.r.waiter = waiter{epfd: -1, evfd: -1, pending: f.r.pending}
+	return f
+}
+
+// commit writes a committed record holding s at the producer position.
+func (f *fakeRing) commit(s []byte) {
+	pos := atomic.LoadUintptr(f.prod)
+	off := pos & f.r.mask
+	binary.NativeEndian.PutUint32(f.r.data[off:], uint32(len(s)))
+	copy(f.r.data[off+ringHdrSize:], s)
+	atomic.StoreUintptr(f.prod, pos+ringHdrSize+uintptr(len(s)+7)&^7)
 }

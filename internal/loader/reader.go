@@ -201,9 +201,9 @@ func (r *Reader) release() {
 	}
 }
 
-// testHookPerfEmpty, if set, runs when perfSample found every perf buffer
-// empty (tests only).
-var testHookPerfEmpty func(*Reader)
+// testHookEmpty, if set, runs when a reader found its buffers empty
+// (tests only).
+var testHookEmpty func(*Reader)
 
 // errNoEvent: sample(false) found no event ready.
 var errNoEvent = errors.New("no event ready")
@@ -295,6 +295,9 @@ func (r *Reader) ringSample(wait bool) ([]byte, error) {
 		if err != errRingEmpty && err != errRingBusy {
 			return nil, fmt.Errorf("read %s: %w", r.mapName, err)
 		}
+		if testHookEmpty != nil {
+			testHookEmpty(r)
+		}
 		if !wait {
 			return nil, errNoEvent
 		}
@@ -363,8 +366,8 @@ func (r *Reader) perfSample(wait bool) ([]byte, error) {
 		if err != errPerfEmpty {
 			return nil, fmt.Errorf("read %s: %w", r.mapName, err)
 		}
-		if testHookPerfEmpty != nil {
-			testHookPerfEmpty(r)
+		if testHookEmpty != nil {
+			testHookEmpty(r)
 		}
 		if flushing {
 			return nil, ErrFlushed
