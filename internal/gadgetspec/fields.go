@@ -11,10 +11,20 @@ import (
 	"github.com/gadgetkit/ig/internal/metadata"
 )
 
+// maxTypeDepth bounds the typedefs and qualifiers resolve looks through,
+// and the nesting of structs: a hostile object's BTF may loop.
+const maxTypeDepth = 32
+
+// maxStaticSize bounds an event's fixed part: every record of a batch
+// holds one (perf samples are at most 64 KiB; ring records rarely more).
+const maxStaticSize = 1 << 20
+
 // resolve strips qualifiers and typedefs from t. It returns the typedef
-// names met on the way, outermost first, and the underlying type.
+// names met on the way, outermost first, and the underlying type; after
+// maxTypeDepth steps (a loop) it gives up and returns where it stopped,
+// which btf.Sizeof then refuses.
 func resolve(t btf.Type) (typedefs []string, u btf.Type) {
-	for {
+	for range maxTypeDepth {
 		switch x := t.(type) {
 		case *btf.Typedef:
 			typedefs = append(typedefs, x.Name)
@@ -31,6 +41,7 @@ func resolve(t btf.Type) (typedefs []string, u btf.Type) {
 			return typedefs, t
 		}
 	}
+	return typedefs, t
 }
 
 // scalarKind returns the kind of an integer, bool, enum or float type.
@@ -75,10 +86,18 @@ func intKind(size uint32, signed bool) (datasource.Kind, bool) {
 }
 
 // isByte reports whether t (resolved) is a one-byte integer that is not a
-// bool: the element type of a C string.
+// bool: the element type of a string parameter.
 func isByte(t btf.Type) bool {
 	i, ok := t.(*btf.Int)
 	return ok && i.Size == 1 && i.Encoding&btf.Bool == 0
+}
+
+// isChar reports whether t (resolved) is C's char: the element type of a
+// C string. Other one-byte integers (__u8, __s8, unsigned char) make
+// arrays of numbers, as upstream decodes them.
+func isChar(t btf.Type) bool {
+	i, ok := t.(*btf.Int)
+	return ok && i.Size == 1 && i.Name == "char"
 }
 
 // fieldBuilder adds the members of BTF structs as static fields of ds.
@@ -87,6 +106,9 @@ type fieldBuilder struct {
 	meta *metadata.Gadget
 	// tags are added to every field (e.g. "role:key").
 	tags []string
+	// expanding are the structs being expanded, outermost first: a struct
+	// that contains itself is refused, not expanded without end.
+	expanding []btf.Type
 }
 
 // scope is what a container passes down to the fields below it.
@@ -98,6 +120,16 @@ type scope struct {
 // addStruct adds the members of st, which starts at byte base of the
 // payload, below parent (nil for top level).
 func (b *fieldBuilder) addStruct(parent *datasource.Field, st btf.Type, base uint32, sc scope) error {
+	for _, e := range b.expanding {
+		if e == st {
+			return fmt.Errorf("%s contains itself", st)
+		}
+	}
+	if len(b.expanding) >= maxTypeDepth {
+		return fmt.Errorf("%s: structs nested more than %d deep", st, maxTypeDepth)
+	}
+	b.expanding = append(b.expanding, st)
+	defer func() { b.expanding = b.expanding[:len(b.expanding)-1] }()
 	var members []btf.Member
 	switch x := st.(type) {
 	case *btf.Struct:
@@ -141,6 +173,9 @@ func (b *fieldBuilder) addMember(parent *datasource.Field, m btf.Member, off uin
 	if err != nil {
 		return fmt.Errorf("member %s: %w", m.Name, err)
 	}
+	if end := uint64(off) + uint64(size); end > maxStaticSize {
+		return fmt.Errorf("member %s: ends at byte %d, beyond the %d bytes an event may have", m.Name, end, maxStaticSize)
+	}
 
 	tags := make([]string, 0, 4+len(typedefs)+len(b.tags))
 	tags = append(tags, "name:"+m.Name, "src:ebpf")
@@ -177,7 +212,7 @@ func (b *fieldBuilder) addMember(parent *datasource.Field, m btf.Member, off uin
 		}
 		names = append(names[:len(names):len(names)], etd...)
 		switch {
-		case isByte(eu):
+		case isChar(eu):
 			kind = datasource.CString
 		default:
 			if _, nested := eu.(*btf.Array); nested {
@@ -300,6 +335,9 @@ func (b *fieldBuilder) applyMetadata(f *datasource.Field) error {
 // newDataSource builds a datasource named name from the members of st.
 func newDataSource(name string, typ datasource.Type, st *btf.Struct, meta *metadata.Gadget) (*datasource.DataSource, error) {
 	ds := datasource.New(name, typ)
+	if st.Size > maxStaticSize {
+		return nil, fmt.Errorf("struct %s is %d bytes, more than the %d an event may have", st.Name, st.Size, maxStaticSize)
+	}
 	b := &fieldBuilder{ds: ds, meta: meta}
 	if err := b.addStruct(nil, st, 0, scope{}); err != nil {
 		return nil, err

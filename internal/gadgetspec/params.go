@@ -82,7 +82,7 @@ func constVar(cs *ebpf.CollectionSpec, varName string) (datasource.Kind, uint32,
 // through typedefs and into array elements.
 func isConstVolatile(t btf.Type) bool {
 	var c, v bool
-	for {
+	for range maxTypeDepth {
 		switch x := t.(type) {
 		case *btf.Const:
 			c, t = true, x.Type
@@ -100,6 +100,7 @@ func isConstVolatile(t btf.Type) bool {
 			return c && v
 		}
 	}
+	return false // a loop: not a parameter
 }
 
 func newParam(cs *ebpf.CollectionSpec, meta *metadata.Gadget, varName string) (*Param, error) {
