@@ -400,9 +400,18 @@ func (s *Stage) record(r *datasource.Record) {
 		case kindTimestamp:
 			p = c.ts.append(p, c.in.Uint64(r))
 		case kindErrno:
-			p = appendErrno(p, c.in.Uint64(r))
+			// A negative errno is the kernel's -errno convention.
+			v := c.in.Uint64(r)
+			if c.in.Kind.IsSigned() && int64(v) < 0 {
+				v = uint64(-int64(v))
+			}
+			p = appendErrno(p, v)
 		case kindSignal:
-			p = appendSignal(p, c.in.Uint64(r))
+			if v := c.in.Uint64(r); c.in.Kind.IsSigned() && int64(v) < 0 {
+				p = strconv.AppendInt(append(p, "signal#"...), int64(v), 10)
+			} else {
+				p = appendSignal(p, v)
+			}
 		case kindSyscall:
 			p = appendSyscall(p, hostSyscalls, c.in.Uint64(r))
 		case kindFileFlags:

@@ -474,3 +474,32 @@ func TestEndpoints(t *testing.T) {
 		}
 	}
 }
+
+// TestSignedErrnoSignal: a negative errno (the kernel's -errno) is named
+// like the positive one; a negative signal is shown as a signed number,
+// not as 2^64 minus it.
+func TestSignedErrnoSignal(t *testing.T) {
+	ds := datasource.New("x", datasource.TypeSingle)
+	errRaw, _ := ds.AddField(nil, "error_raw", datasource.Int32, 0)
+	errRaw.Tags = []string{"type:gadget_errno"}
+	sigRaw, _ := ds.AddField(nil, "sig_raw", datasource.Int32, 0)
+	sigRaw.Tags = []string{"type:gadget_signal"}
+	st, err := New(ds, Options{HostRoot: t.TempDir()})
+	if err != nil || st == nil {
+		t.Fatalf("New: %v, %v", st, err)
+	}
+	for _, c := range []struct {
+		errno, sig       int64
+		wantErr, wantSig string
+	}{{-2, -1, "ENOENT", "signal#-1"}, {2, 9, "ENOENT", "SIGKILL"}, {0, 0, "", "signal#0"}} {
+		r := ds.NewRecord()
+		errRaw.SetUint64(r, uint64(c.errno))
+		sigRaw.SetUint64(r, uint64(c.sig))
+		if err := st.Process(&pipeline.Batch{DS: ds, Records: []*datasource.Record{r}}); err != nil {
+			t.Fatal(err)
+		}
+		if e, s := string(ds.Field("error").Text(r)), string(ds.Field("sig").Text(r)); e != c.wantErr || s != c.wantSig {
+			t.Errorf("errno %d, signal %d: %q, %q; want %q, %q", c.errno, c.sig, e, s, c.wantErr, c.wantSig)
+		}
+	}
+}
