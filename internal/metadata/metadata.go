@@ -67,23 +67,68 @@ type Param struct {
 // (columns.width: 20 and columns.hidden: true are both common).
 type Annotations map[string]string
 
-// UnmarshalYAML implements yaml.Unmarshaler.
+// UnmarshalYAML implements yaml.Unmarshaler. Aliases are followed, and
+// merge keys (<<: *base) bring in the annotations of the mappings they
+// name, which the mapping's own keys override.
 func (a *Annotations) UnmarshalYAML(n *yaml.Node) error {
+	n = deref(n)
 	if n.Kind == yaml.ScalarNode && n.Tag == "!!null" {
 		return nil
 	}
+	m := make(Annotations, len(n.Content)/2)
+	if err := m.add(n, 0); err != nil {
+		return err
+	}
+	*a = m
+	return nil
+}
+
+// maxAliasDepth bounds the aliases and merges followed in one place.
+const maxAliasDepth = 32
+
+// deref follows aliases to the node they name.
+func deref(n *yaml.Node) *yaml.Node {
+	for i := 0; n.Kind == yaml.AliasNode && n.Alias != nil && i < maxAliasDepth; i++ {
+		n = n.Alias
+	}
+	return n
+}
+
+// add adds the annotations of the mapping n to m: merged mappings first,
+// then n's own keys.
+func (m Annotations) add(n *yaml.Node, depth int) error {
+	n = deref(n)
 	if n.Kind != yaml.MappingNode {
 		return fmt.Errorf("line %d: annotations must be a mapping", n.Line)
 	}
-	m := make(Annotations, len(n.Content)/2)
+	if depth > maxAliasDepth {
+		return fmt.Errorf("line %d: annotations merged more than %d deep", n.Line, maxAliasDepth)
+	}
 	for i := 0; i+1 < len(n.Content); i += 2 {
-		k, v := n.Content[i], n.Content[i+1]
+		if k := deref(n.Content[i]); k.Tag != "!!merge" {
+			continue
+		}
+		v := deref(n.Content[i+1])
+		from := []*yaml.Node{v}
+		if v.Kind == yaml.SequenceNode {
+			from = v.Content
+		}
+		for _, f := range from {
+			if err := m.add(f, depth+1); err != nil {
+				return err
+			}
+		}
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := deref(n.Content[i]), deref(n.Content[i+1])
+		if k.Tag == "!!merge" {
+			continue
+		}
 		if v.Kind != yaml.ScalarNode {
 			return fmt.Errorf("line %d: annotation %q must be a scalar", v.Line, k.Value)
 		}
 		m[k.Value] = v.Value
 	}
-	*a = m
 	return nil
 }
 

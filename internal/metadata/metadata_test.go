@@ -71,6 +71,48 @@ ebpfParams:
 	}
 }
 
+// TestParseAnnotationsAliases: YAML aliases and merge keys work in
+// annotations as anywhere else in the document (upstream accepts them).
+func TestParseAnnotationsAliases(t *testing.T) {
+	g, err := metadata.Parse([]byte(`
+name: x
+w: &w 20
+common: &common
+  columns.width: 8
+  columns.hidden: true
+datasources:
+  ds:
+    fields:
+      a:
+        annotations:
+          columns.width: *w
+      b:
+        annotations:
+          <<: *common
+          columns.hidden: false
+      c:
+        annotations: *common
+`), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for field, want := range map[string]map[string]string{
+		"a": {"columns.width": "20"},
+		"b": {"columns.width": "8", "columns.hidden": "false"},
+		"c": {"columns.width": "8", "columns.hidden": "true"},
+	} {
+		got := g.FieldAnnotations("ds", field)
+		if len(got) != len(want) {
+			t.Errorf("field %s: annotations %v, want %v", field, got, want)
+		}
+		for k, v := range want {
+			if got[k] != v {
+				t.Errorf("field %s: %s = %q, want %q", field, k, got[k], v)
+			}
+		}
+	}
+}
+
 func TestParseErrorsNameFileAndLine(t *testing.T) {
 	for _, tc := range []struct {
 		name, doc, want string
