@@ -44,11 +44,14 @@ var earlyLoadTaken func(bool)
 // a field the module adds, or a value does not parse: the plan reports
 // that).
 func (g *Gadget) loadEarly(run *runState, spec gadgetspec.Spec, lopts loader.Options, opts RunOptions) *earlyLoad {
-	filters, err := filter.Compile(run.ebpfDataSources(g), opts.Filters)
+	dss := run.ebpfDataSources(g)
+	filters, err := filter.Compile(dss, opts.Filters)
 	if err != nil {
 		return nil
 	}
-	params := g.kernelParams(opts.ParamValues, filters)
+	// The module's own datasources are not known yet: if a filter left
+	// them out, the plan pushes less down and this load is not taken.
+	params := g.kernelParams(opts.ParamValues, filters, dss)
 	if lopts.Params, err = g.parseParams(params); err != nil {
 		return nil
 	}

@@ -33,6 +33,9 @@ func (g *Gadget) plan(run *runState, w *wasmRun, opts RunOptions) (*plan, error)
 	if w != nil {
 		dss = append(dss, w.own...)
 	}
+	// The datasources the eBPF programs feed, directly or through the
+	// Wasm module.
+	fed := dss[:len(dss):len(dss)]
 	if run.containersDS != nil {
 		dss = append(dss, run.containersDS.DS)
 	}
@@ -66,15 +69,18 @@ func (g *Gadget) plan(run *runState, w *wasmRun, opts RunOptions) (*plan, error)
 		}
 	}
 
-	pl.params = g.kernelParams(opts.ParamValues, pl.filters)
+	pl.params = g.kernelParams(opts.ParamValues, pl.filters, fed)
 	return pl, nil
 }
 
 // kernelParams returns the user's param values plus those the filters
 // push into the kernel: filters on process fields also become the
 // gadget's filter params, so the kernel drops what user space would drop
-// anyway. A value the user set explicitly wins.
-func (g *Gadget) kernelParams(user map[string]string, filters map[*datasource.DataSource]*filter.Filter) map[string]string {
+// anyway. A param filters everything the programs emit, so a term is
+// pushed only when the filter of every datasource they feed (fed) has it:
+// a filter on one datasource must not drop another's events. A value the
+// user set explicitly wins.
+func (g *Gadget) kernelParams(user map[string]string, filters map[*datasource.DataSource]*filter.Filter, fed []*datasource.DataSource) map[string]string {
 	params := maps.Clone(user)
 	if params == nil {
 		params = map[string]string{}
@@ -83,11 +89,26 @@ func (g *Gadget) kernelParams(user map[string]string, filters map[*datasource.Da
 	for _, p := range g.spec.Params {
 		keys = append(keys, p.Key)
 	}
-	for _, f := range filters {
-		for k, v := range filter.KernelPushdown(f.Terms(), keys) {
-			if _, set := params[k]; !set {
-				params[k] = v
+	var common map[string]string
+	for i, ds := range fed {
+		f := filters[ds]
+		if f == nil {
+			return params
+		}
+		pushed := filter.KernelPushdown(f.Terms(), keys)
+		if i == 0 {
+			common = pushed
+			continue
+		}
+		for k, v := range common {
+			if pushed[k] != v {
+				delete(common, k)
 			}
+		}
+	}
+	for k, v := range common {
+		if _, set := params[k]; !set {
+			params[k] = v
 		}
 	}
 	return params
