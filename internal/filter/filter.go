@@ -290,6 +290,14 @@ func parseTerm(dss []*datasource.DataSource, raw string) (*Term, error) {
 	if err != nil {
 		return nil, err
 	}
+	// A number compared with a formatter's text ("4.0 MB", "1.2ms") is
+	// compared with the number it was made from; other values (a date, a
+	// name) with the text.
+	if raw := NumericSibling(ds, f); raw != nil && s.op != OpMatch {
+		if _, nerr := strconv.ParseFloat(strings.TrimSpace(s.value), 64); nerr == nil {
+			f = raw
+		}
+	}
 	t := &Term{DS: ds, Field: f, Name: s.field, Op: s.op, Negate: s.negate, Value: s.value, Legacy: s.legacy}
 	if err := t.compile(); err != nil {
 		return nil, fmt.Errorf("%s %q: %w", flagName, raw, err)

@@ -148,6 +148,22 @@ func ResolveField(ds *datasource.DataSource, name string) *datasource.Field {
 
 func isContainer(f *datasource.Field) bool { return f.Flags&datasource.FlagContainer != 0 }
 
+// NumericSibling returns the number a text field of ds was made from:
+// its "<name>_raw" sibling when f is text (a formatter's rendering, such
+// as "4.0 MB" of rbytes_raw or "1.2ms" of latency_ns_raw) and the sibling
+// an integer or a float; nil otherwise. Sorting and comparing by order
+// use the number, as upstream, whose fields were numbers, did.
+func NumericSibling(ds *datasource.DataSource, f *datasource.Field) *datasource.Field {
+	if f == nil || (f.Kind != datasource.String && f.Kind != datasource.CString) {
+		return nil
+	}
+	raw := ds.Field(f.FullName + "_raw")
+	if raw == nil || !(raw.Kind.IsInteger() || raw.Kind.IsFloat()) {
+		return nil
+	}
+	return raw
+}
+
 // ErrUnknownField is matched (errors.Is) by every *UnknownFieldError.
 var ErrUnknownField = errors.New("unknown field")
 

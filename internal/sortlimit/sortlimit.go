@@ -52,6 +52,10 @@ func ParseKeys(ds *datasource.DataSource, spec string) ([]Key, error) {
 		if f.Flags&datasource.FlagContainer != 0 {
 			return nil, fmt.Errorf("--sort: field %s of datasource %s has no value of its own", f.FullName, ds.Name)
 		}
+		// A formatter's text sorts by the number it was made from.
+		if raw := filter.NumericSibling(ds, f); raw != nil {
+			f = raw
+		}
 		k.Field = f
 		keys = append(keys, k)
 	}

@@ -213,3 +213,55 @@ func TestSortAllocs(t *testing.T) {
 		t.Errorf("sorting allocates %v times per batch", n)
 	}
 }
+
+// TestFormattedNumbers: a formatter's text ("4.0 MB" of rbytes_raw) sorts,
+// and compares with numbers, by the number it was made from; other values
+// compare with the text.
+func TestFormattedNumbers(t *testing.T) {
+	x := newTopFile(t, "file")
+	text, err := x.ds.AddField(nil, "rbytes", datasource.String, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	recs := x.records(
+		row{pid: 1, rbytes: 12 << 20}, row{pid: 2, rbytes: 9}, row{pid: 3, rbytes: 4 << 20}, row{pid: 4, rbytes: 512})
+	for i, s := range []string{"12 MB", "9 B", "4.0 MB", "512 B"} {
+		text.SetString(recs[i], s)
+	}
+	keys, err := ParseKeys(x.ds, "-rbytes")
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := New(x.ds, keys, -1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := &pipeline.Batch{DS: x.ds, Records: slices.Clone(recs)}
+	if err := st.Process(b); err != nil {
+		t.Fatal(err)
+	}
+	if got := pids(x, b.Records); !slices.Equal(got, []uint32{1, 3, 4, 2}) {
+		t.Errorf("--sort -rbytes: pids %v, want 1 3 4 2 (12 MB, 4.0 MB, 512 B, 9 B)", got)
+	}
+	for expr, want := range map[string][]uint32{
+		"rbytes>=1000000": {1, 3},
+		"rbytes<1000":     {2, 4},
+		"rbytes==9":       {2},
+		"rbytes==4.0 MB":  {3},
+		"rbytes~MB$":      {1, 3},
+	} {
+		fs, err := filter.Compile([]*datasource.DataSource{x.ds}, []string{expr})
+		if err != nil {
+			t.Fatalf("%s: %v", expr, err)
+		}
+		var got []uint32
+		for _, r := range recs {
+			if fs[x.ds].Match(r) {
+				got = append(got, uint32(x.pid.Uint64(r)))
+			}
+		}
+		if !slices.Equal(got, want) {
+			t.Errorf("-F %s: pids %v, want %v", expr, got, want)
+		}
+	}
+}
