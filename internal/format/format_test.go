@@ -195,3 +195,21 @@ func TestArrayOutput(t *testing.T) {
 		t.Fatalf("%d headers for 2 arrays:\n%s", n, out.String())
 	}
 }
+
+// TestPrintable: text shown in columns has every character that could
+// drive a terminal or reorder the display replaced: C0, DEL, C1 (U+009B
+// is CSI) and the bidirectional controls; other text is kept.
+func TestPrintable(t *testing.T) {
+	for in, want := range map[string]string{
+		"a\x1b[2Jb":            "a?[2Jb",
+		"ab\u009b2Jcd":         "ab?2Jcd",
+		"evil\u202egnp.exe":    "evil?gnp.exe",
+		"x\u2066y\u2069\u200e": "x?y??",
+		"café 日本語":             "café 日本語",
+		"bad\xffutf8":          "bad?utf8",
+	} {
+		if got := string(appendPrintable(nil, []byte(in))); got != want {
+			t.Errorf("%q: %q, want %q", in, got, want)
+		}
+	}
+}

@@ -175,7 +175,10 @@ func appendText(b []byte, f *datasource.Field, r *datasource.Record, hex bool, p
 }
 
 // appendPrintable appends text with control characters replaced, so a
-// hostile file name cannot move the terminal cursor.
+// hostile file name cannot move the terminal cursor or rewrite the screen:
+// C0 and DEL, C1 (U+0080-U+009F: U+009B starts a terminal command like
+// ESC [) and the bidirectional overrides, which make text display in
+// another order than it is.
 func appendPrintable(b []byte, s []byte) []byte {
 	for i := 0; i < len(s); {
 		c := s[i]
@@ -189,7 +192,7 @@ func appendPrintable(b []byte, s []byte) []byte {
 			continue
 		}
 		r, size := utf8.DecodeRune(s[i:])
-		if r == utf8.RuneError && size == 1 {
+		if (r == utf8.RuneError && size == 1) || unsafeRune(r) {
 			b = append(b, '?')
 		} else {
 			b = append(b, s[i:i+size]...)
@@ -197,4 +200,17 @@ func appendPrintable(b []byte, s []byte) []byte {
 		i += size
 	}
 	return b
+}
+
+// unsafeRune reports whether r is a C1 control or a bidirectional
+// formatting character (LRM, RLM, ALM, the embeddings, overrides and
+// isolates).
+func unsafeRune(r rune) bool {
+	switch {
+	case r >= 0x80 && r <= 0x9f, r == 0x200e, r == 0x200f, r == 0x061c:
+		return true
+	case r >= 0x202a && r <= 0x202e, r >= 0x2066 && r <= 0x2069:
+		return true
+	}
+	return false
 }
