@@ -5,6 +5,7 @@ package format
 // calls them and hands the results to New.
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -61,7 +62,7 @@ func ParseOutput(value string) (OutputSpec, error) {
 		if err != nil {
 			return spec, fmt.Errorf("-o %s: %w", value, err)
 		}
-		spec.Fields = FieldSpec{lists: map[string]fieldList{strings.TrimSpace(ds): fs}}
+		spec.Fields = FieldSpec{lists: map[string]fieldList{strings.TrimSpace(ds): fs}, flag: "-o columns="}
 		if hasDS {
 			spec.PerDS = map[string]string{strings.TrimSpace(ds): ModeColumns}
 		}
@@ -109,6 +110,16 @@ func checkMode(m string) (string, error) {
 // relative to the mode's default fields.
 type FieldSpec struct {
 	lists map[string]fieldList
+	// flag names where the selection came from, in errors ("" is
+	// --fields).
+	flag string
+}
+
+func (s FieldSpec) flagName() string {
+	if s.flag == "" {
+		return "--fields"
+	}
+	return s.flag
 }
 
 type fieldList struct {
@@ -211,14 +222,24 @@ func MergeFields(fromOutput, fromFlag FieldSpec) (FieldSpec, error) {
 // DefaultFields for columns, JSONFields for json,
 // jsonpretty and yaml.
 func ResolveFields(ds *datasource.DataSource, spec FieldSpec, mode string) ([]*datasource.Field, error) {
+	out, _, err := resolveFields(ds, spec, mode, false)
+	return out, err
+}
+
+// resolveFields is ResolveFields. With lenient, the names of the list for
+// every datasource that ds does not have are skipped and returned in
+// missing; if ds has none of a full list's fields, it keeps its defaults
+// (nil).
+func resolveFields(ds *datasource.DataSource, spec FieldSpec, mode string, lenient bool) (out []*datasource.Field, missing []string, err error) {
 	l, ok := spec.lists[ds.Name]
+	shared := !ok
 	if !ok {
 		l, ok = spec.lists[""]
 	}
 	if !ok {
-		return nil, nil
+		return nil, nil, nil
 	}
-	var out []*datasource.Field
+	lenient = lenient && shared
 	if l.relative {
 		switch strings.ToLower(mode) {
 		case ModeJSON, ModeJSONPretty, ModeYAML:
@@ -227,11 +248,17 @@ func ResolveFields(ds *datasource.DataSource, spec FieldSpec, mode string) ([]*d
 			out = DefaultFields(ds)
 		}
 	}
+	found := 0
 	for _, it := range l.items {
-		fs, err := expandField(ds, it.name)
+		fs, err := expandField(ds, it.name, spec.flagName())
 		if err != nil {
-			return nil, err
+			if lenient && errors.Is(err, filter.ErrUnknownField) {
+				missing = append(missing, it.name)
+				continue
+			}
+			return nil, nil, err
 		}
+		found++
 		for _, f := range fs {
 			i := slices.Index(out, f)
 			switch {
@@ -242,10 +269,13 @@ func ResolveFields(ds *datasource.DataSource, spec FieldSpec, mode string) ([]*d
 			}
 		}
 	}
-	if len(out) == 0 {
-		return nil, fmt.Errorf("--fields: no field of datasource %s left to show", ds.Name)
+	if lenient && found == 0 && !l.relative {
+		return nil, missing, nil
 	}
-	return out, nil
+	if len(out) == 0 {
+		return nil, nil, fmt.Errorf("%s: no field of datasource %s left to show", spec.flagName(), ds.Name)
+	}
+	return out, missing, nil
 }
 
 // ResolveAllFields resolves spec for each datasource with its mode; a
@@ -258,7 +288,7 @@ func ResolveAllFields(dss []*datasource.DataSource, spec FieldSpec, out OutputSp
 	}
 	for name := range spec.lists {
 		if name != "" && !slices.Contains(names, name) {
-			return nil, fmt.Errorf("--fields: unknown datasource %q (valid: %s)", name, strings.Join(names, ", "))
+			return nil, fmt.Errorf("%s: unknown datasource %q (valid: %s)", spec.flagName(), name, strings.Join(names, ", "))
 		}
 	}
 	for name := range out.PerDS {
@@ -266,14 +296,34 @@ func ResolveAllFields(dss []*datasource.DataSource, spec FieldSpec, out OutputSp
 			return nil, fmt.Errorf("-o: unknown datasource %q (valid: %s)", name, strings.Join(names, ", "))
 		}
 	}
+	// A list for every datasource applies to those that have its fields
+	// (trace_dns's dns_unanswered has fewer than dns): a name is unknown
+	// only if no datasource has it.
 	res := map[*datasource.DataSource][]*datasource.Field{}
+	missingIn := map[string]int{}
+	shared := 0 // datasources that take the list for every datasource
 	for _, ds := range dss {
-		fs, err := ResolveFields(ds, spec, out.Mode(ds.Name))
+		if _, own := spec.lists[ds.Name]; !own {
+			shared++
+		}
+		fs, missing, err := resolveFields(ds, spec, out.Mode(ds.Name), len(dss) > 1)
 		if err != nil {
 			return nil, err
 		}
+		for _, name := range missing {
+			missingIn[name]++
+		}
 		if fs != nil {
 			res[ds] = fs
+		}
+	}
+	for _, it := range spec.lists[""].items {
+		if shared > 0 && missingIn[it.name] == shared {
+			for _, ds := range dss {
+				if _, own := spec.lists[ds.Name]; !own {
+					return nil, filter.UnknownField(spec.flagName(), ds, it.name)
+				}
+			}
 		}
 	}
 	return res, nil
@@ -281,10 +331,10 @@ func ResolveAllFields(dss []*datasource.DataSource, spec FieldSpec, out OutputSp
 
 // expandField resolves name to its field, or to every field below it when
 // it names a container.
-func expandField(ds *datasource.DataSource, name string) ([]*datasource.Field, error) {
+func expandField(ds *datasource.DataSource, name, flag string) ([]*datasource.Field, error) {
 	f := filter.ResolveField(ds, name)
 	if f == nil {
-		return nil, filter.UnknownField("--fields", ds, name)
+		return nil, filter.UnknownField(flag, ds, name)
 	}
 	if f.Flags&datasource.FlagContainer == 0 {
 		return []*datasource.Field{f}, nil

@@ -276,3 +276,43 @@ func TestSeedCommand(t *testing.T) {
 		t.Errorf("got\n%s\nwant\n%s", got, want)
 	}
 }
+
+// TestSharedFieldList: a field list for every datasource applies to those
+// that have its fields (-o columns=pid,comm,latency on trace_dns, whose
+// dns_unanswered has no latency); a name no datasource has is an error
+// naming the flag it came from.
+func TestSharedFieldList(t *testing.T) {
+	open := specOpenDS(t)
+	other := datasource.New("other", datasource.TypeSingle)
+	if _, err := other.AddField(nil, "fd", datasource.Uint32, 0); err != nil {
+		t.Fatal(err)
+	}
+	dss := []*datasource.DataSource{open, other}
+	out, _ := ParseOutput("columns=pid,fd")
+	m, err := ResolveAllFields(dss, out.Fields, out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(names(m[open]), []string{"proc.pid", "fd"}) || !slices.Equal(names(m[other]), []string{"fd"}) {
+		t.Errorf("open %v, other %v", names(m[open]), names(m[other]))
+	}
+	out, _ = ParseOutput("columns=fname")
+	if m, err = ResolveAllFields(dss, out.Fields, out); err != nil || m[other] != nil {
+		t.Errorf("a list none of whose fields a datasource has: %v, %v; want its defaults", names(m[other]), err)
+	}
+	for flag, want := range map[string]string{"-o columns=+nosuch": `-o columns=: unknown field "nosuch"`, "--fields pid,nosuch": `--fields: unknown field "nosuch"`} {
+		var spec FieldSpec
+		if v, ok := strings.CutPrefix(flag, "-o "); ok {
+			o, err := ParseOutput(v)
+			if err != nil {
+				t.Fatal(err)
+			}
+			spec = o.Fields
+		} else {
+			spec, _ = ParseFields(strings.TrimPrefix(flag, "--fields "))
+		}
+		if _, err := ResolveAllFields(dss, spec, out); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: %v, want %q", flag, err, want)
+		}
+	}
+}
