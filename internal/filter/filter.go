@@ -336,6 +336,12 @@ func split(dss []*datasource.DataSource, raw string) (syntax, error) {
 	for _, o := range operators {
 		if strings.HasPrefix(rest, o.s) {
 			s.op, s.negate, s.value = o.op, o.negate, rest[len(o.s):]
+			// "comm == bash": spaced around the operator, the value's
+			// spaces are layout too (a value that starts with a space
+			// is written without one before the operator).
+			if strings.TrimRight(raw[:opAt], " ") != raw[:opAt] {
+				s.value = strings.TrimSpace(s.value)
+			}
 			return s, nil
 		}
 	}

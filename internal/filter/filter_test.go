@@ -133,7 +133,7 @@ func TestOperators(t *testing.T) {
 		{"proc.pid==4242,proc.comm==bash", true}, {"proc.pid==4242,proc.comm==zsh", false}, {"proc.pid==4242,", true},
 		// Names: case-insensitive dotted names; legacy names.
 		{"PROC.PID==4242", true}, {"Proc.Creds.UID>=1000", true}, {"pid==4242", true}, {"tid==4243", true},
-		{"comm==bash", true}, {"uid==1000", true}, {"gid<101", true}, {"path==/etc/resolv.conf", true},
+		{"comm==bash", true}, {"comm == bash", true}, {"cs != hello", false}, {"uid==1000", true}, {"gid<101", true}, {"path==/etc/resolv.conf", true},
 		// Legacy syntax: field:value, :!value, :~re, :!~re, :>=, :>, :<=, :<.
 		{"pid:4242", true}, {"pid:!4242", false}, {"comm:bash", true}, {"comm:!bash", false},
 		{"path:/etc/resolv.conf", true}, {"fname:~^/etc/", true}, {"fname:!~^/etc/", false},
