@@ -68,6 +68,7 @@ func ParseOutput(value string) (OutputSpec, error) {
 		}
 		return spec, nil
 	}
+	defaultSet := false
 	for _, item := range strings.Split(value, ",") {
 		item = strings.TrimSpace(item)
 		if item == "" {
@@ -82,7 +83,10 @@ func ParseOutput(value string) (OutputSpec, error) {
 			return spec, fmt.Errorf("-o %s: %w", value, err)
 		}
 		if !hasDS {
-			spec.Default = m
+			if defaultSet {
+				return spec, fmt.Errorf("-o %s: two output modes for every datasource", value)
+			}
+			spec.Default, defaultSet = m, true
 			continue
 		}
 		if spec.PerDS == nil {

@@ -84,6 +84,7 @@ func TestParseOutput(t *testing.T) {
 		{in: "columns=", wantErr: "no field"},
 		{in: "columns=a,+b", wantErr: "mixes a full list"},
 		{in: "a:json,a:yaml", wantErr: "two modes for datasource a"},
+		{in: "json,yaml", wantErr: "two output modes for every datasource"},
 	} {
 		got, err := ParseOutput(tc.in)
 		if tc.wantErr != "" {
