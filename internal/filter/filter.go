@@ -312,8 +312,13 @@ func split(dss []*datasource.DataSource, raw string) (syntax, error) {
 	colon := strings.IndexByte(raw, ':')
 	if colon >= 0 && (opAt < 0 || colon < opAt) {
 		prefix, rest := raw[:colon], raw[colon+1:]
-		if dsByName(dss, prefix) != nil && strings.ContainsAny(rest, opChars+":") && !startsWithOp(rest) {
+		if ds := dsByName(dss, prefix); ds != nil && strings.ContainsAny(rest, opChars+":") && !startsWithOp(rest) {
 			s, err := split(dss, rest)
+			// top_file's datasource and a field are both "file": in
+			// file:/tmp/a=b, "/tmp/a" is no field, "file" one.
+			if f := ResolveField(ds, prefix); (err != nil || ResolveField(ds, s.field) == nil) && f != nil && !isContainer(f) {
+				return splitLegacy(prefix, rest)
+			}
 			if err != nil {
 				return s, err
 			}

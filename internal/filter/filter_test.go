@@ -226,6 +226,20 @@ func TestSeveralDataSources(t *testing.T) {
 	if _, err := Compile(dss, []string{"nosuch==1"}); err == nil || !strings.Contains(err.Error(), "a:i8") {
 		t.Errorf("unknown field in two datasources: %v", err)
 	}
+	// A datasource named like one of its fields (top_file's file):
+	// file:/tmp/a=b is the legacy term on the field, file:cs==hello a
+	// term for the datasource.
+	file := newKinds(t, "cs")
+	fs, err := Compile([]*datasource.DataSource{file.ds}, []string{"cs:hel=lo"})
+	if err != nil {
+		t.Fatalf("cs:hel=lo on datasource cs: %v", err)
+	}
+	if ts := fs[file.ds].Terms(); len(ts) != 1 || ts[0].Field.FullName != "cs" || ts[0].Value != "hel=lo" {
+		t.Errorf("cs:hel=lo: terms %v, want cs == \"hel=lo\"", ts)
+	}
+	if fs, err = Compile([]*datasource.DataSource{file.ds}, []string{"cs:cs==hello"}); err != nil || !fs[file.ds].Match(file.record()) {
+		t.Errorf("cs:cs==hello: %v", err)
+	}
 }
 
 // TestSeedFilter is the filter of
