@@ -1,14 +1,17 @@
 package format
 
 import (
+	"encoding/binary"
 	"fmt"
 	"io"
 	"strconv"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/gadgetkit/ig/internal/datasource"
 	"github.com/gadgetkit/ig/internal/pipeline"
+	"golang.org/x/text/width"
 )
 
 // DefaultColumnWidth is the width of a text column without columns.width.
@@ -107,7 +110,7 @@ func newColumn(f *datasource.Field) column {
 		name = f.FullName
 	}
 	col := column{field: f, header: strings.ToUpper(name), ellipsis: a[annEllipsis]}
-	hw := utf8.RuneCountInString(col.header)
+	hw := cells([]byte(col.header))
 	minWidth := atoiDefault(a[annMinWidth], 0)
 	w := atoiDefault(a[annWidth], 0)
 	if w == 0 {
@@ -278,10 +281,13 @@ func (c *Columns) AppendRecord(b []byte, r *datasource.Record) []byte {
 func (c *Columns) appendCell(b []byte, i int, v []byte) []byte {
 	col := &c.cols[i]
 	last := i == len(c.cols)-1
-	n := utf8.RuneCount(v)
+	n := cells(v)
 	if n > col.width && !col.number && (!last || c.fit) {
-		b = appendTruncated(b, v, n, col.width, col.ellipsis)
+		var used int
+		b, used = appendTruncated(b, v, n, col.width, col.ellipsis)
 		if !last {
+			// A wide character that did not fit leaves a cell.
+			b = appendSpaces(b, col.width-used)
 			b = append(b, ' ')
 		}
 		return b
@@ -322,49 +328,124 @@ func trimRight(b []byte) []byte {
 	return b
 }
 
-// truncate shortens v to width runes, marking the cut with "…".
+// truncate shortens v to width cells, marking the cut with "…".
 func truncate(v []byte, width int, mode string) []byte {
-	return appendTruncated(nil, v, utf8.RuneCount(v), width, mode)
+	out, _ := appendTruncated(nil, v, cells(v), width, mode)
+	return out
 }
 
-// appendTruncated appends v, which has n runes (n > width), cut to width
-// runes. The cut is marked with "…" at the end, the start or the middle
-// (mode "end", "start", "middle"); mode "none" cuts without a mark. It
-// does not allocate beyond growing dst.
-func appendTruncated(dst, v []byte, n, width int, mode string) []byte {
+// appendTruncated appends v, which takes n cells (n > width), cut to at
+// most width cells. The cut is marked with "…" at the end, the start or
+// the middle (mode "end", "start", "middle"); mode "none" cuts without a
+// mark. Cuts fall between characters, with their combining marks: a wide
+// character that does not fit is left out whole. It returns the cells
+// appended. It does not allocate beyond growing dst.
+func appendTruncated(dst, v []byte, n, width int, mode string) ([]byte, int) {
 	if width <= 0 {
-		return dst
+		return dst, 0
 	}
 	if mode == "none" {
-		return append(dst, v[:runeOffset(v, width)]...)
+		off, used := headOffset(v, width)
+		return append(dst, v[:off]...), used
 	}
 	keep := width - 1
 	switch mode {
 	case "start":
 		dst = append(dst, "…"...)
-		return append(dst, v[runeOffset(v, n-keep):]...)
+		off, rest := tailOffset(v, n, keep)
+		return append(dst, v[off:]...), 1 + rest
 	case "middle":
 		head := keep / 2
 		tail := keep - head
-		dst = append(dst, v[:runeOffset(v, head)]...)
+		hoff, hused := headOffset(v, head)
+		dst = append(dst, v[:hoff]...)
 		dst = append(dst, "…"...)
-		return append(dst, v[runeOffset(v, n-tail):]...)
+		toff, rest := tailOffset(v, n, tail)
+		return append(dst, v[toff:]...), hused + 1 + rest
 	default:
-		dst = append(dst, v[:runeOffset(v, keep)]...)
-		return append(dst, "…"...)
+		off, used := headOffset(v, keep)
+		dst = append(dst, v[:off]...)
+		return append(dst, "…"...), used + 1
 	}
 }
 
-// runeOffset returns the byte offset of the i-th rune of v.
-func runeOffset(v []byte, i int) int {
-	off := 0
-	for ; i > 0 && off < len(v); i-- {
-		if v[off] < utf8.RuneSelf {
-			off++
+// cells returns the terminal cells v takes: 2 for an East Asian wide or
+// fullwidth character, 0 for a combining mark or another zero-width
+// character, 1 for the rest.
+func cells(v []byte) int {
+	// ASCII, 8 bytes at a time, then byte by byte.
+	i := 0
+	for i+8 <= len(v) && binary.LittleEndian.Uint64(v[i:])&0x8080808080808080 == 0 {
+		i += 8
+	}
+	for i < len(v) && v[i] < utf8.RuneSelf {
+		i++
+	}
+	n := i
+	for i < len(v) {
+		if v[i] < utf8.RuneSelf {
+			n++
+			i++
 			continue
 		}
-		_, size := utf8.DecodeRune(v[off:])
+		r, size := utf8.DecodeRune(v[i:])
+		n += runeCells(r)
+		i += size
+	}
+	return n
+}
+
+func runeCells(r rune) int {
+	switch {
+	case r < 0x300:
+		return 1
+	case unicode.In(r, unicode.Mn, unicode.Me, unicode.Cf):
+		return 0
+	}
+	switch width.LookupRune(r).Kind() {
+	case width.EastAsianWide, width.EastAsianFullwidth:
+		return 2
+	}
+	return 1
+}
+
+// headOffset returns the byte length of the longest start of v that takes
+// at most w cells, with the combining marks of its last character, and
+// the cells it takes.
+func headOffset(v []byte, w int) (off, used int) {
+	for off < len(v) {
+		c, size := 1, 1
+		if v[off] >= utf8.RuneSelf {
+			var r rune
+			r, size = utf8.DecodeRune(v[off:])
+			c = runeCells(r)
+		}
+		if used+c > w {
+			break
+		}
+		used += c
 		off += size
 	}
-	return off
+	return off, used
+}
+
+// tailOffset returns where the longest end of v (which takes n cells)
+// that takes at most w cells begins, at a character that is not a
+// combining mark, and the cells that end takes.
+func tailOffset(v []byte, n, w int) (off, rest int) {
+	rest = n
+	for off < len(v) {
+		c, size := 1, 1
+		if v[off] >= utf8.RuneSelf {
+			var r rune
+			r, size = utf8.DecodeRune(v[off:])
+			c = runeCells(r)
+		}
+		if rest <= w && c > 0 {
+			break
+		}
+		rest -= c
+		off += size
+	}
+	return off, rest
 }

@@ -119,9 +119,24 @@ func TestTruncate(t *testing.T) {
 		{"abcdefgh", "start", "…efgh"},
 		{"abcdefgh", "middle", "ab…gh"},
 		{"abcdefgh", "none", "abcde"},
+		// Wide characters take two cells; one that does not fit is left
+		// out whole.
+		{"日本語テキスト", "end", "日本…"},
+		{"日本語テキスト", "start", "…スト"},
+		{"日本語テキスト", "none", "日本"},
+		{"a日本語テキスト", "end", "a日…"}, // 4 cells: the column pads the fifth
+		{"ab日本語", "none", "ab日"},
+		// A combining mark stays with its letter and takes no cell.
+		{"e\u0301e\u0301e\u0301e\u0301e\u0301e\u0301", "end", "e\u0301e\u0301e\u0301e\u0301…"},
+		{"e\u0301e\u0301e\u0301e\u0301e\u0301e\u0301", "start", "…e\u0301e\u0301e\u0301e\u0301"},
 	} {
 		if got := string(truncate([]byte(tc.in), 5, tc.mode)); got != tc.want {
 			t.Errorf("truncate(%q, 5, %s) = %q, want %q", tc.in, tc.mode, got, tc.want)
+		}
+	}
+	for in, want := range map[string]int{"abc": 3, "日本": 4, "e\u0301": 1, "ｆｕｌｌ": 8, "café": 4, "a\u200db": 2} {
+		if got := cells([]byte(in)); got != want {
+			t.Errorf("cells(%q) = %d, want %d", in, got, want)
 		}
 	}
 }
@@ -210,6 +225,33 @@ func TestPrintable(t *testing.T) {
 	} {
 		if got := string(appendPrintable(nil, []byte(in))); got != want {
 			t.Errorf("%q: %q, want %q", in, got, want)
+		}
+	}
+}
+
+// TestColumnsWideText: a column cut on wide characters keeps the next
+// column where it belongs on the screen.
+func TestColumnsWideText(t *testing.T) {
+	ds := datasource.New("x", datasource.TypeSingle)
+	name, _ := ds.AddField(nil, "name", datasource.String, 0)
+	name.Annotations["columns.width"] = "5"
+	pid, _ := ds.AddField(nil, "pid", datasource.Uint32, 0)
+	var out bytes.Buffer
+	c, err := NewColumns(&out, ds, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var lines []string
+	for _, v := range []string{"abcdefgh", "a日本語テキスト", "日本語", "e\u0301e\u0301e\u0301"} {
+		r := ds.NewRecord()
+		name.SetString(r, v)
+		pid.SetUint64(r, 42)
+		lines = append(lines, string(c.AppendRecord(nil, r)))
+	}
+	for _, l := range lines {
+		i := strings.Index(l, "42")
+		if i < 0 || cells([]byte(l[:i])) != cells([]byte(lines[0][:strings.Index(lines[0], "42")])) {
+			t.Errorf("pid not aligned:\n%q\n%q", lines[0], l)
 		}
 	}
 }
