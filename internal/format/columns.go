@@ -414,12 +414,7 @@ func runeCells(r rune) int {
 // the cells it takes.
 func headOffset(v []byte, w int) (off, used int) {
 	for off < len(v) {
-		c, size := 1, 1
-		if v[off] >= utf8.RuneSelf {
-			var r rune
-			r, size = utf8.DecodeRune(v[off:])
-			c = runeCells(r)
-		}
+		c, size := cellsAt(v, off)
 		if used+c > w {
 			break
 		}
@@ -435,12 +430,7 @@ func headOffset(v []byte, w int) (off, used int) {
 func tailOffset(v []byte, n, w int) (off, rest int) {
 	rest = n
 	for off < len(v) {
-		c, size := 1, 1
-		if v[off] >= utf8.RuneSelf {
-			var r rune
-			r, size = utf8.DecodeRune(v[off:])
-			c = runeCells(r)
-		}
+		c, size := cellsAt(v, off)
 		if rest <= w && c > 0 {
 			break
 		}
@@ -448,4 +438,13 @@ func tailOffset(v []byte, n, w int) (off, rest int) {
 		off += size
 	}
 	return off, rest
+}
+
+// cellsAt returns the cells and the bytes of the character at off in v.
+func cellsAt(v []byte, off int) (c, size int) {
+	if v[off] < utf8.RuneSelf {
+		return 1, 1
+	}
+	r, size := utf8.DecodeRune(v[off:])
+	return runeCells(r), size
 }
