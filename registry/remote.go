@@ -294,8 +294,14 @@ func pullFrom(ctx context.Context, s *Store, r, src Reference, opts PullOptions)
 			}
 		}
 		// Untagged, they stay in the store as long as the image does.
+		// CopyGraph skips a root whose blobs are there already (left by
+		// a pull that failed later) without recording it: the entry is
+		// made here either way.
 		for _, d := range referrers {
 			if err := copyGraph(d); err != nil {
+				return err
+			}
+			if err := dst.Tag(ctx, d, d.Digest.String()); err != nil {
 				return err
 			}
 		}

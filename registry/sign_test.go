@@ -793,6 +793,20 @@ func TestReferrerSignaturesRemote(t *testing.T) {
 			if n := blobCount(t, s); n != 0 {
 				t.Fatalf("%d blobs left", n)
 			}
+			// A pull that failed after copying the signature left its
+			// blobs: the next pull still records the signature.
+			for _, b := range sig {
+				path := filepath.Join(s.Path(), "blobs", "sha256", b.d.Digest.Encoded())
+				if err := os.WriteFile(path, b.data, 0o444); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if _, err := Pull(ctx, s, ref, opts); err != nil {
+				t.Fatal(err)
+			}
+			if err := Verify(ctx, s, ref, [][]byte{pub}); err != nil {
+				t.Fatalf("after a pull over a failed one's blobs: %v", err)
+			}
 		})
 	}
 }
