@@ -128,6 +128,17 @@ func TestBadInput(t *testing.T) {
 		}
 		oneLineError(t, stderr, "xml", "columns")
 	})
+	t.Run("archive that is not one", func(t *testing.T) {
+		path := filepath.Join(t.TempDir(), "notatar")
+		if err := os.WriteFile(path, []byte("not a tar"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		_, stderr, err := ig.Run("image", "import", path)
+		if err == nil {
+			t.Fatal("exit 0")
+		}
+		oneLineError(t, stderr, path, "read archive")
+	})
 	t.Run("invalid image name", func(t *testing.T) {
 		_, stderr, err := ig.Run("run", "Bad Name!")
 		if err == nil {

@@ -258,7 +258,7 @@ func newImageImportCmd(env Env) *cobra.Command {
 			defer f.Close()
 			refs, err := registry.Import(cmd.Context(), st, f)
 			if err != nil {
-				return err
+				return fmt.Errorf("%s: %w", args[0], err)
 			}
 			short := make([]string, len(refs))
 			for i, r := range refs {
