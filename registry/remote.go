@@ -72,12 +72,46 @@ func (e *remoteError) Unwrap() []error { return []error{e.kind, e.cause} }
 
 func (o RemoteOptions) insecure(host string) bool { return slices.Contains(o.Insecure, host) }
 
+// remoteIdleTimeout is how long a transfer may wait for the registry
+// (response headers, the next bytes of a body, room to send more): a pull
+// holds the store's lock, and a connection that stalls must end with an
+// error rather than hold it, and every other ig on the store, forever.
+var remoteIdleTimeout = 60 * time.Second
+
+// idleConn fails a read or a write that waits more than idle.
+type idleConn struct {
+	net.Conn
+	idle time.Duration
+}
+
+func (c *idleConn) Read(p []byte) (int, error) {
+	if err := c.Conn.SetReadDeadline(time.Now().Add(c.idle)); err != nil {
+		return 0, err
+	}
+	return c.Conn.Read(p)
+}
+
+func (c *idleConn) Write(p []byte) (int, error) {
+	if err := c.Conn.SetWriteDeadline(time.Now().Add(c.idle)); err != nil {
+		return 0, err
+	}
+	return c.Conn.Write(p)
+}
+
 // client returns the HTTP client for host, with credentials from the auth
 // file unless the registry is insecure. hasCreds tells whether any were
 // found.
 func (o RemoteOptions) client(host string, creds *credentials) (*auth.Client, bool, error) {
 	tr := http.DefaultTransport.(*http.Transport).Clone()
-	tr.DialContext = (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext
+	dial := (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext
+	tr.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+		c, err := dial(ctx, network, addr)
+		if err != nil {
+			return nil, err
+		}
+		return &idleConn{Conn: c, idle: remoteIdleTimeout}, nil
+	}
+	tr.ResponseHeaderTimeout = remoteIdleTimeout
 	if o.CACert != "" {
 		pem, err := os.ReadFile(o.CACert)
 		if err != nil {

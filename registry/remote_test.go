@@ -7,6 +7,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -412,5 +414,68 @@ func TestAuthFile(t *testing.T) {
 	}
 	if c, _ := readAuthFile(docker, "new.example"); !c.empty() {
 		t.Fatalf("still there after logout: %+v", c)
+	}
+}
+
+// TestPullStalled: a registry that stops answering (before its headers,
+// or in the middle of a body) ends the pull with an error once it has been
+// silent for remoteIdleTimeout, so the store's lock is not held forever;
+// the store is unchanged and usable.
+func TestPullStalled(t *testing.T) {
+	old := remoteIdleTimeout
+	remoteIdleTimeout = 300 * time.Millisecond
+	defer func() { remoteIdleTimeout = old }()
+	ctx := context.Background()
+	for _, mode := range []string{"no headers", "half a body"} {
+		t.Run(mode, func(t *testing.T) {
+			l, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer l.Close()
+			go func() {
+				for {
+					c, err := l.Accept()
+					if err != nil {
+						return
+					}
+					go func() {
+						defer c.Close()
+						buf := make([]byte, 4096)
+						for {
+							n, err := c.Read(buf) // a request
+							if err != nil || mode == "no headers" {
+								time.Sleep(10 * time.Second)
+								return
+							}
+							// The manifest exists (HEAD), and its GET
+							// sends a third of it, then nothing.
+							hdr := "HTTP/1.1 200 OK\r\nContent-Type: " + ocispec.MediaTypeImageIndex + "\r\nDocker-Content-Digest: sha256:" + strings.Repeat("ab", 32) + "\r\nContent-Length: 300\r\n\r\n"
+							if strings.HasPrefix(string(buf[:n]), "HEAD ") {
+								_, _ = io.WriteString(c, hdr)
+								continue
+							}
+							_, _ = io.WriteString(c, hdr+strings.Repeat(" ", 100))
+							time.Sleep(10 * time.Second)
+							return
+						}
+					}()
+				}
+			}()
+			s := openTestStore(t)
+			if _, err := s.Put(ctx, "keep", fakeArtifact("keep")); err != nil {
+				t.Fatal(err)
+			}
+			addr := l.Addr().String()
+			start := time.Now()
+			_, err = Pull(ctx, s, addr+"/x/y:z", RemoteOptions{Insecure: []string{addr}})
+			if err == nil || time.Since(start) > 5*time.Second {
+				t.Fatalf("pull from a stalled registry: %v after %v", err, time.Since(start))
+			}
+			t.Logf("%v after %v", err, time.Since(start).Round(time.Millisecond))
+			if _, err := s.Load(ctx, "keep", "amd64"); err != nil {
+				t.Fatal(err)
+			}
+		})
 	}
 }
