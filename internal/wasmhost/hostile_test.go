@@ -281,6 +281,34 @@ func TestInfiniteLoopInInit(t *testing.T) {
 	}
 }
 
+// TestRecursionInInit: a recursion without loops whose tree of calls is
+// exponential (f(n) calls f(n-1) twice) is interrupted when the context
+// ends, like a loop: every function entry is a preemption point.
+func TestRecursionInInit(t *testing.T) {
+	const f = 2 // fnVersion1, gadgetInit, f
+	dec := ins([]byte{opLocalGet, 0}, i32c(1), []byte{0x6b}) // n - 1
+	wasm := wmod{funcs: []wfunc{fnVersion1,
+		{results: sigI32, body: ins(i32c(60), call(f), i32c(0)), export: "gadgetInit"},
+		{params: []byte{tI32}, body: ins([]byte{opLocalGet, 0, opIf, blockVoid}, dec, call(f), dec, call(f), []byte{opEnd})},
+	}, memMin: 1}.encode()
+	inst, _, err := hostile(t, wasm, Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if inst.mod.mode != interruptPreempt {
+		t.Fatalf("interrupt mode %d: the rewriter refused the module", inst.mod.mode)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	if err := inst.Init(ctx); err == nil || !strings.Contains(err.Error(), "interrupted when its context ended") {
+		t.Fatalf("Init: %v", err)
+	}
+	if took := time.Since(start); took > 2*time.Second {
+		t.Errorf("Init returned after %v", took)
+	}
+}
+
 // TestSpinningGuestDoesNotBlockGC: native guest code has no Go preemption
 // points; the rewriter's keep the garbage collector's stop-the-world from
 // waiting for a guest stuck in a loop.

@@ -36,7 +36,7 @@ const callbackExport = "dataSourceCallback"
 // Version names the rewriter's output: bump it whenever Instrument would
 // produce different bytes for the same input, so that rewritten modules
 // kept in a cache from older builds are not reused.
-const Version = "ig-preempt-2"
+const Version = "ig-preempt-3"
 
 // Period is the number of checks (backward branches, tail calls, throws)
 // between two calls into the host.
@@ -455,8 +455,10 @@ func putPadded5(b []byte, v uint32) {
 	b[4] = byte(v >> 28)
 }
 
-// rewriteBody copies one function body to out with check inserted before
-// each backward branch, tail call and throw. ctl is scratch space for the
+// rewriteBody copies one function body to out with check inserted at its
+// entry (recursion without a loop, such as f(n) calling f(n-1) twice,
+// runs for exponential time within a bounded stack) and before each
+// backward branch, tail call and throw. ctl is scratch space for the
 // control stack (true = loop).
 func rewriteBody(out, body, check []byte, ctl []bool) ([]byte, []bool, error) {
 	r := newReader(body, 0)
@@ -470,6 +472,9 @@ func rewriteBody(out, body, check []byte, ctl []bool) ([]byte, []bool, error) {
 		out = append(out, body[last:at]...)
 		out = append(out, check...)
 		last = at
+	}
+	if r.Err == nil {
+		insert(r.Pos)
 	}
 	isLoop := func(depth uint32) bool {
 		return int(depth) < len(ctl) && ctl[len(ctl)-1-int(depth)]

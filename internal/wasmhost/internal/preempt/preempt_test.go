@@ -123,8 +123,8 @@ func TestCheckCount(t *testing.T) {
 		t.Fatal(err)
 	}
 	check := checkSequence(1, 3) // budget after the module's global; yield after its 3 functions
-	if n := bytes.Count(inst, check); n != 3 {
-		t.Errorf("%d checks inserted, want 3 (one per backward branch)", n)
+	if n := bytes.Count(inst, check); n != 6 {
+		t.Errorf("%d checks inserted, want 6 (one per function entry and one per backward branch)", n)
 	}
 	if !bytes.Contains(inst, []byte(ExportName)) {
 		t.Error("interrupt flag not exported")
