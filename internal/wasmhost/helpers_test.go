@@ -162,6 +162,8 @@ type wmod struct {
 	data     []byte // at offset 0
 	noMemory bool
 	start    int // 1 + the index in funcs of the start function (0 = none)
+	// tables are funcref tables: minimum, and maximum (-1: none).
+	tables [][2]int64
 }
 
 var (
@@ -211,6 +213,17 @@ func (m wmod) encode() []byte {
 		b = uleb(b, uint64(len(m.imports)+k))
 	}
 	out = section(out, 3, b)
+	if len(m.tables) > 0 {
+		tb := uleb(nil, uint64(len(m.tables)))
+		for _, t := range m.tables {
+			if t[1] < 0 {
+				tb = uleb(append(tb, 0x70, 0), uint64(t[0]))
+			} else {
+				tb = uleb(uleb(append(tb, 0x70, 1), uint64(t[0])), uint64(t[1]))
+			}
+		}
+		out = section(out, 4, tb)
+	}
 	if m.memMin > 0 {
 		out = section(out, 5, uleb([]byte{1, 0}, uint64(m.memMin)))
 	}

@@ -285,7 +285,7 @@ func TestInfiniteLoopInInit(t *testing.T) {
 // exponential (f(n) calls f(n-1) twice) is interrupted when the context
 // ends, like a loop: every function entry is a preemption point.
 func TestRecursionInInit(t *testing.T) {
-	const f = 2 // fnVersion1, gadgetInit, f
+	const f = 2                                              // fnVersion1, gadgetInit, f
 	dec := ins([]byte{opLocalGet, 0}, i32c(1), []byte{0x6b}) // n - 1
 	wasm := wmod{funcs: []wfunc{fnVersion1,
 		{results: sigI32, body: ins(i32c(60), call(f), i32c(0)), export: "gadgetInit"},
@@ -306,6 +306,41 @@ func TestRecursionInInit(t *testing.T) {
 	}
 	if took := time.Since(start); took > 2*time.Second {
 		t.Errorf("Init returned after %v", took)
+	}
+}
+
+// TestTableBomb: tables live in the host's heap, outside the guest memory
+// limit. A table declared without a maximum gets one from the rewrite, so
+// table.grow of 2^25 entries fails in the guest instead of taking the
+// host's memory; a module whose tables are too large is refused.
+func TestTableBomb(t *testing.T) {
+	grow := ins([]byte{0xd0, 0x70}, i32c(1<<25), []byte{0xfc, 0x0f, 0x00}) // table.grow 0 (ref.null func, 2^25)
+	wasm := wmod{funcs: []wfunc{fnVersion1,
+		// gadgetInit returns what table.grow returned: -1 refused.
+		{results: sigI32, body: grow, export: "gadgetInit"},
+	}, memMin: 1, tables: [][2]int64{{1, -1}}}.encode()
+	inst, _, err := hostile(t, wasm, Config{MemoryLimitPages: 16})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	err = inst.Init(context.Background())
+	runtime.ReadMemStats(&after)
+	if err == nil || !strings.Contains(err.Error(), "-1") {
+		t.Errorf("Init: %v, want gadgetInit's -1 (table.grow refused)", err)
+	}
+	if grown := int64(after.HeapAlloc) - int64(before.HeapAlloc); grown > 16<<20 {
+		t.Errorf("the host heap grew by %d MiB", grown>>20)
+	}
+	for name, tables := range map[string][][2]int64{
+		"a table of 2^20 entries": {{1 << 20, -1}},
+		"tables of 3 x 2^17":      {{1 << 17, 1 << 17}, {1 << 17, 1 << 17}, {1 << 17, 1 << 17}},
+	} {
+		wasm := wmod{funcs: []wfunc{fnVersion1}, memMin: 1, tables: tables}.encode()
+		if _, err := Compile(context.Background(), wasm, Config{}); err == nil || !strings.Contains(err.Error(), "table") {
+			t.Errorf("%s: Compile = %v, want an error about its tables", name, err)
+		}
 	}
 }
 

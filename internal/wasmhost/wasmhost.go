@@ -213,6 +213,11 @@ func compile(ctx context.Context, wasm []byte, cfg Config, useCached bool) (m *M
 			}
 		}
 	}
+	// Trusted modules run as they are: their tables need no maximum.
+	if err := checkTables(wasm, !cfg.DisableInterrupt); err != nil {
+		_ = cache.Close(ctx)
+		return nil, fmt.Errorf("wasm module %q: %w", cfg.name(), err)
+	}
 	rt := wazero.NewRuntimeWithConfig(ctx, runtimeConfig(cfg, mode, cache))
 	fail := func(e error) (*Module, error) {
 		_ = rt.Close(ctx)

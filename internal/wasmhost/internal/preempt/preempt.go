@@ -53,6 +53,7 @@ const (
 	secType      = 1
 	secImport    = 2
 	secFunction  = 3
+	secTable     = 4
 	secMemory    = 5
 	secGlobal    = 6
 	secExport    = 7
@@ -202,6 +203,12 @@ func Instrument(wasm []byte) ([]byte, error) {
 			haveExport = true
 		case secStart:
 			// exported as StartExport instead
+		case secTable:
+			body, err := boundTables(s.payload)
+			if err != nil {
+				return nil, fmt.Errorf("table section: %w", err)
+			}
+			out = wasmbin.AppendSection(out, secTable, body)
 		case secType:
 			if !addType {
 				out = wasmbin.AppendSection(out, s.id, s.payload)
@@ -239,6 +246,39 @@ func Instrument(wasm []byte) ([]byte, error) {
 		}
 	}
 	return out, nil
+}
+
+// TableMax is the maximum size the rewrite gives a table declared
+// without one: a table lives in the host's heap, outside the guest
+// memory limit, and table.grow on an unbounded one could take gigabytes.
+// Go and C modules declare one funcref table, which they never grow.
+const TableMax = 1 << 16
+
+// boundTables rewrites a table section so that every table has a maximum
+// size, TableMax for those without one (a larger minimum is refused).
+func boundTables(p []byte) ([]byte, error) {
+	r := newReader(p, 0)
+	n := r.U32()
+	out := appendU32(nil, n)
+	for k := uint32(0); k < n && r.Err == nil; k++ {
+		ref, flags := r.Byte(), r.Byte()
+		min := r.U32()
+		if flags > 1 {
+			return nil, fmt.Errorf("table %d: limits flags 0x%02x: %w", k, flags, ErrUnsupported)
+		}
+		max := uint32(TableMax)
+		if flags == 1 {
+			max = r.U32()
+		} else if min > TableMax {
+			return nil, fmt.Errorf("table %d of %d entries, more than %d", k, min, TableMax)
+		}
+		out = append(out, ref, 1)
+		out = appendU32(appendU32(out, min), max)
+	}
+	if r.Err != nil {
+		return nil, r.Err
+	}
+	return append(out, p[r.Pos:]...), nil
 }
 
 // order is the position of each known section id in a module.
