@@ -47,6 +47,15 @@ func (i *Instance) hGetParamValue(g api.Module, s []uint64) {
 	}
 }
 
+// Bounds of what setConfig may add to the configuration, which lives in
+// the host's heap for the whole run.
+const (
+	maxConfigKey   = 256
+	maxConfigValue = 64 << 10
+	maxConfigDepth = 16
+	maxConfigKeys  = 4096
+)
+
 // hSetConfig sets a dotted key of the gadget's configuration to a string
 // (the only kind upstream supports), creating intermediate mappings.
 func (i *Instance) hSetConfig(g api.Module, s []uint64) {
@@ -69,7 +78,15 @@ func (i *Instance) hSetConfig(g api.Module, s []uint64) {
 		i.logf(LevelWarn, fn, "key %q: this run has no gadget configuration", key)
 		return
 	}
+	if len(key) > maxConfigKey || len(v) > maxConfigValue {
+		i.logf(LevelWarn, fn, "key of %d bytes and value of %d: more than %d or %d", len(key), len(v), maxConfigKey, maxConfigValue)
+		return
+	}
 	parts := strings.Split(string(key), ".")
+	if len(parts) > maxConfigDepth {
+		i.logf(LevelWarn, fn, "key %q: more than %d levels", key, maxConfigDepth)
+		return
+	}
 	for _, p := range parts {
 		if p == "" {
 			i.logf(LevelWarn, fn, "invalid key %q", key)
@@ -80,6 +97,22 @@ func (i *Instance) hSetConfig(g api.Module, s []uint64) {
 		i.env.Config.Config = map[string]any{}
 	}
 	m := i.env.Config.Config
+	added := 0 // the keys this call adds
+	for _, p := range parts {
+		if _, found := m[p]; !found {
+			added = len(parts)
+			break
+		}
+		if next, isMap := m[p].(map[string]any); isMap {
+			m = next
+		}
+	}
+	if i.configKeys+added > maxConfigKeys {
+		i.logf(LevelWarn, fn, "key %q: the module has added %d configuration keys, the most it may", key, i.configKeys)
+		return
+	}
+	i.configKeys += added
+	m = i.env.Config.Config
 	for k, p := range parts[:len(parts)-1] {
 		next, found := m[p]
 		if !found || next == nil {

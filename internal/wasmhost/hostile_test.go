@@ -1,6 +1,7 @@
 package wasmhost
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"runtime"
@@ -9,6 +10,7 @@ import (
 	"time"
 
 	"github.com/gadgetkit/ig/internal/datasource"
+	"github.com/gadgetkit/ig/internal/metadata"
 	"github.com/gadgetkit/ig/internal/testutil"
 )
 
@@ -547,5 +549,70 @@ func TestHostPanicRecovered(t *testing.T) {
 	}
 	if !strings.Contains(stderr.String(), `wasm module "panic": error: shouldDiscardMntnsID: internal error on guest input: boom`) {
 		t.Errorf("log: %s", stderr)
+	}
+}
+
+// TestGuestLogOneLine: what a guest logs stays one line of its own: it
+// cannot forge a line of another module, move the terminal, or write
+// more than maxLine bytes.
+func TestGuestLogOneLine(t *testing.T) {
+	var out bytes.Buffer
+	i := &Instance{name: "m", cfg: Config{Stderr: &out}}
+	i.guestLog(uint32(LevelInfo), []byte("hi\nwasm module \"other\": error: forged\x1b[2J\u009b2J\u202eevil\tok"))
+	i.guestLog(uint32(LevelInfo), bytes.Repeat([]byte("x"), 3*maxLine))
+	lines := strings.Split(strings.TrimSuffix(out.String(), "\n"), "\n")
+	if len(lines) != 2 {
+		t.Fatalf("%d lines, want 2:\n%s", len(lines), out.String())
+	}
+	if want := `wasm module "m": info: hi\nwasm module "other": error: forged?[2J?2J?evil` + "\tok"; lines[0] != want {
+		t.Errorf("line %q, want %q", lines[0], want)
+	}
+	if len(lines[1]) > maxLine+64 {
+		t.Errorf("a %d-byte line", len(lines[1]))
+	}
+}
+
+// TestSetConfigBounds: setConfig refuses keys too long or too deep (a 1
+// MiB key of dots made half a million nested maps in the host's heap) and
+// takes a sensible one.
+func TestSetConfigBounds(t *testing.T) {
+	long := strings.Repeat("a.", 200) + "z" // 401 bytes
+	deep := "a.b.c.d.e.f.g.h.i.j.k.l.m.n.o.p.q.r"
+	data := make([]byte, 2048)
+	copy(data, long)
+	copy(data[512:], deep)
+	copy(data[1024:], "x.y")
+	copy(data[1100:], "v")
+	packed := func(ptr, n int) []byte { return i64c(int64(n)<<32 | int64(ptr)) }
+	set := func(ptr, n int) []byte {
+		return ins(packed(ptr, n), packed(1100, 1), i32c(int32(datasource.String)), call(0))
+	}
+	// gadgetInit returns the three results as bits: 1 (long refused) |
+	// 2 (deep refused) | 0 (x.y taken).
+	body := ins(set(0, len(long)), set(512, len(deep)), i32c(1), []byte{0x74}, // i32.shl
+		[]byte{0x72}, set(1024, 3), i32c(2), []byte{0x74, 0x72}) // i32.or
+	wasm := wmod{imports: []wimport{{"ig", "setConfig", []byte{tI64, tI64, tI32}, sigI32}},
+		funcs:  []wfunc{fnVersion1, {results: sigI32, body: body, export: "gadgetInit"}},
+		memMin: 1, data: data}.encode()
+	ctx := context.Background()
+	mod, err := Compile(ctx, wasm, Config{Name: "hostile", Stderr: &testutil.Buffer{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer mod.Close(ctx)
+	meta := &metadata.Gadget{}
+	inst, err := mod.Instantiate(ctx, Env{Config: meta})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer inst.Close(ctx)
+	if err := inst.Init(ctx); err == nil || !strings.Contains(err.Error(), "returned 3") {
+		t.Errorf("Init: %v, want the two refusals (3)", err)
+	}
+	if v, ok := meta.Lookup("x.y"); !ok || v != "v" {
+		t.Errorf("x.y = %v, %v", v, ok)
+	}
+	if _, ok := meta.Config["a"]; ok {
+		t.Error("a refused key left maps behind")
 	}
 }

@@ -99,6 +99,9 @@ type Instance struct {
 	// their batch handles: what a guest could not do in the batch itself
 	// (tests check that the batch path needs none).
 	batchHandleCalls int
+	// configKeys counts the configuration keys setConfig added (an
+	// upper bound: every key of a path that was not all there).
+	configKeys int
 	// callStart is when the running outermost guest call began (Unix ns),
 	// 0 when none runs; see Busy.
 	callStart atomic.Int64
