@@ -64,6 +64,10 @@ func (i *Instance) hNewDataSource(g api.Module, s []uint64) {
 		i.logf(LevelWarn, "newDataSource", "datasource %q: unknown type %d (1 single, 2 array)", name, typ)
 		return
 	}
+	if i.shapeFixed {
+		i.logf(LevelWarn, "newDataSource", "datasource %q: datasources are created before gadgetStart, not while events flow", name)
+		return
+	}
 	if len(name) == 0 {
 		i.logf(LevelWarn, "newDataSource", "empty name")
 		return
@@ -193,6 +197,10 @@ func (i *Instance) hDataSourceAddField(g api.Module, s []uint64) {
 	}
 	if !validFieldKind(kind) || len(name) == 0 {
 		i.logf(LevelWarn, fn, "field %q: invalid kind %d", name, uint32(kind))
+		return
+	}
+	if i.shapeFixed {
+		i.logf(LevelWarn, fn, "field %q: fields are added before gadgetStart, not while events flow", name)
 		return
 	}
 	f, err := st.ds.AddField(nil, string(name), kind, 0)

@@ -616,3 +616,38 @@ func TestSetConfigBounds(t *testing.T) {
 		t.Error("a refused key left maps behind")
 	}
 }
+
+// TestShapeFixedAtStart: fields and datasources are added up to
+// gadgetPreStart; from gadgetStart on, events flow and the pipeline's
+// readers use the datasources outside the guest's lock, so adding is
+// refused (it raced with them).
+func TestShapeFixedAtStart(t *testing.T) {
+	data := []byte("eventsqz")
+	packed := func(ptr, n int) []byte { return i64c(int64(n)<<32 | int64(ptr)) }
+	// addField(name at ptr): dataSourceAddField(getDataSource("events"), name, u32) == 0
+	addField := func(ptr int) []byte {
+		return ins(packed(0, 6), call(0), packed(ptr, 1), i32c(int32(datasource.Uint32)), call(1), []byte{0x45}) // i32.eqz
+	}
+	wasm := wmod{imports: []wimport{
+		{"ig", "getDataSource", []byte{tI64}, sigI32},
+		{"ig", "dataSourceAddField", []byte{tI32, tI64, tI32}, sigI32},
+	}, funcs: []wfunc{fnVersion1,
+		// gadgetInit fails if adding "q" failed; gadgetStart if adding "z" worked.
+		{results: sigI32, body: addField(6), export: "gadgetInit"},
+		{results: sigI32, body: ins(addField(7), []byte{0x45}), export: "gadgetStart"},
+	}, memMin: 1, data: data}.encode()
+	inst, events, err := hostile(t, wasm, Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if err := inst.Init(ctx); err != nil {
+		t.Fatalf("Init (field added): %v", err)
+	}
+	if err := inst.Start(ctx); err != nil {
+		t.Fatalf("Start (field refused): %v", err)
+	}
+	if events.Field("q") == nil || events.Field("z") != nil {
+		t.Errorf("fields q %v, z %v: want q only", events.Field("q"), events.Field("z"))
+	}
+}

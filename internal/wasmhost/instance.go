@@ -99,6 +99,10 @@ type Instance struct {
 	// their batch handles: what a guest could not do in the batch itself
 	// (tests check that the batch path needs none).
 	batchHandleCalls int
+	// shapeFixed is set from Start on: the pipeline's readers then use
+	// the datasources (NewRecord, ResetDynamic) outside the guest's lock,
+	// so fields and datasources can no longer be added.
+	shapeFixed bool
 	// configKeys counts the configuration keys setConfig added (an
 	// upper bound: every key of a path that was not all there).
 	configKeys int
@@ -302,6 +306,7 @@ func (i *Instance) PreStart(ctx context.Context) error {
 func (i *Instance) Start(ctx context.Context) error {
 	i.mu.Lock()
 	i.runCtx = ctx
+	i.shapeFixed = true
 	i.mu.Unlock()
 	return i.lifecycle(ctx, exportStart, i.fnStart)
 }
