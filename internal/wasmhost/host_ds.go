@@ -76,6 +76,16 @@ func (i *Instance) hNewDataSource(g api.Module, s []uint64) {
 		i.logf(LevelWarn, "newDataSource", "datasource %q already exists", name)
 		return
 	}
+	created := 0
+	for _, st := range i.dss {
+		if st.created {
+			created++
+		}
+	}
+	if created >= maxDataSources {
+		i.logf(LevelWarn, "newDataSource", "datasource %q: the module created %d datasources, the most it may", name, created)
+		return
+	}
 	var ds *datasource.DataSource
 	if i.env.NewDataSource != nil {
 		var err error
@@ -203,6 +213,16 @@ func (i *Instance) hDataSourceAddField(g api.Module, s []uint64) {
 		i.logf(LevelWarn, fn, "field %q: fields are added before gadgetStart, not while events flow", name)
 		return
 	}
+	added := 0
+	for _, f := range st.ds.Fields {
+		if f.HasTag("src:wasm") {
+			added++
+		}
+	}
+	if added >= maxGuestFields {
+		i.logf(LevelWarn, fn, "field %q: the module added %d fields to %s, the most it may", name, added, st.ds.Name)
+		return
+	}
 	f, err := st.ds.AddField(nil, string(name), kind, 0)
 	if err != nil {
 		i.logf(LevelWarn, fn, "%v", err)
@@ -225,11 +245,27 @@ func (i *Instance) hFieldAddTag(g api.Module, s []uint64) {
 		i.logf(LevelWarn, fn, "invalid field handle %d", fh)
 		return
 	}
-	if !e.field.f.HasTag(string(tag)) {
-		e.field.f.Tags = append(e.field.f.Tags, string(tag))
+	if e.field.f.HasTag(string(tag)) {
+		s[0] = ok32
+		return
 	}
+	if len(tag) > maxTagLen || len(e.field.f.Tags) >= maxFieldTags {
+		i.logf(LevelWarn, fn, "field %s: a tag of %d bytes, or more than %d tags (at most %d bytes each)", e.field.f.FullName, len(tag), maxFieldTags, maxTagLen)
+		return
+	}
+	e.field.f.Tags = append(e.field.f.Tags, string(tag))
 	s[0] = ok32
 }
+
+// Bounds of what a guest may add to the host's datasources, which live in
+// the host's heap for the whole run.
+const (
+	maxFieldTags   = 64
+	maxTagLen      = 256
+	maxDataSources = 64      // created by the guest
+	maxGuestFields = 1024    // added by the guest to one datasource
+	maxArrayLen    = 1 << 16 // records in one array packet built by the guest
+)
 
 func (i *Instance) hDataSourceUnreference(_ api.Module, s []uint64) {
 	st := i.dsOf("dataSourceUnreference", u32(s[0]))
@@ -460,6 +496,14 @@ func (i *Instance) hDataArrayAppend(_ api.Module, s []uint64) {
 		return
 	}
 	rec := e.data.rec
+	n := len(a.recs)
+	if a.batch != nil {
+		n = len(a.batch.Records)
+	}
+	if n >= maxArrayLen {
+		i.logf(LevelWarn, fn, "array of %s: more than %d records", a.ds.ds.Name, maxArrayLen)
+		return
+	}
 	if a.batch != nil {
 		a.batch.Records = append(a.batch.Records, rec)
 		a.run.discard = append(a.run.discard, false)

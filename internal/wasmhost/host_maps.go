@@ -37,6 +37,12 @@ func mapName(b []byte) string {
 	return string(out)
 }
 
+// Bounds of the kernel memory a guest may ask for.
+const (
+	maxGuestMapBytes   = 64 << 20 // per map (entries × (key + value))
+	maxGuestPerfBuffer = 16 << 20 // per CPU
+)
+
 func (i *Instance) hNewMap(g api.Module, s []uint64) {
 	const fn = "newMap"
 	name, ok := i.readGuest(g, fn, s[0])
@@ -49,6 +55,12 @@ func (i *Instance) hNewMap(g api.Module, s []uint64) {
 	}
 	s[0] = noHandle
 	if !ok {
+		return
+	}
+	// The kernel allocates what the guest asks (a map of 2^32 entries of
+	// 64 KiB) as root, without a memlock limit: bound it here.
+	if bytes := uint64(spec.MaxEntries) * uint64(spec.KeySize+spec.ValueSize); bytes > maxGuestMapBytes {
+		i.logf(LevelWarn, fn, "map %q: %d entries of %d+%d bytes, more than %d MiB", name, spec.MaxEntries, spec.KeySize, spec.ValueSize, maxGuestMapBytes>>20)
 		return
 	}
 	m, err := ebpf.NewMap(spec)
@@ -280,8 +292,8 @@ func (i *Instance) hNewPerfReader(_ api.Module, s []uint64) {
 		i.logf(LevelWarn, fn, "map is a %s, not a perf event array", e.m.Type())
 		return
 	}
-	if size == 0 || size > 1<<30 {
-		i.logf(LevelWarn, fn, "invalid per-CPU buffer size %d", size)
+	if size == 0 || size > maxGuestPerfBuffer {
+		i.logf(LevelWarn, fn, "per-CPU buffer size %d: want 1 to %d MiB", size, maxGuestPerfBuffer>>20)
 		return
 	}
 	r, err := perf.NewReaderWithOptions(e.m, int(size), perf.ReaderOptions{Overwritable: overwritable})

@@ -651,3 +651,28 @@ func TestShapeFixedAtStart(t *testing.T) {
 		t.Errorf("fields q %v, z %v: want q only", events.Field("q"), events.Field("z"))
 	}
 }
+
+// TestMapBomb: the kernel allocates the map a guest asks for as root,
+// without a memlock limit: an array of 2^15 entries of 4 KiB (128 MiB)
+// is refused before the kernel is asked.
+func TestMapBomb(t *testing.T) {
+	testutil.RequireRoot(t)
+	packed := func(ptr, n int) []byte { return i64c(int64(n)<<32 | int64(ptr)) }
+	newMap := func(entries int32) []byte {
+		// newMap("bomb", BPF_MAP_TYPE_ARRAY, 4, 4096, entries) == 0
+		return ins(packed(0, 4), i32c(2), i32c(4), i32c(4096), i32c(entries), call(0), []byte{0x45})
+	}
+	wasm := wmod{imports: []wimport{{"ig", "newMap", []byte{tI64, tI32, tI32, tI32, tI32}, sigI32}},
+		funcs: []wfunc{fnVersion1,
+			// gadgetInit returns 1 if the bomb was refused and a small
+			// map made, as bits: 1 (refused) | 2 (small refused).
+			{results: sigI32, body: ins(newMap(1<<15), newMap(16), i32c(1), []byte{0x74, 0x72}), export: "gadgetInit"}},
+		memMin: 1, data: []byte("bomb")}.encode()
+	inst, _, err := hostile(t, wasm, Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := inst.Init(context.Background()); err == nil || !strings.Contains(err.Error(), "returned 1") {
+		t.Errorf("Init: %v, want the bomb refused and the small map made (1)", err)
+	}
+}
