@@ -115,6 +115,9 @@ type Instance struct {
 	// batchPtr and batchCap cache the buffer gadgetBatchBuffer returned
 	// last and the size the host asked for then.
 	batchPtr, batchCap uint32
+	// batchBufs are the buffers of the batches in progress, outermost
+	// first: a nested batch's must not overlap them.
+	batchBufs [][2]uint32
 	emitOne            [maxDepth + 1][1]*datasource.Record
 
 	logMu    sync.Mutex

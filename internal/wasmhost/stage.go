@@ -363,6 +363,11 @@ func (i *Instance) runBatch(ctx context.Context, rs *runState, fns *hotFns, sub 
 			i.batchPtr, i.batchCap = ptr, uint32(size)
 		}
 	}
+	for _, b := range i.batchBufs {
+		if uint64(ptr) < uint64(b[0])+uint64(b[1]) && uint64(b[0]) < uint64(ptr)+size {
+			return false, i.errorf("%s: returned [0x%x, +%d) for a nested batch, which overlaps the batch in progress at [0x%x, +%d)", exportBatchBuffer, ptr, size, b[0], b[1])
+		}
+	}
 	mem := i.memory(i.g)
 	if mem == nil {
 		return false, i.errorf("%s: the guest has no memory", exportBatchBuffer)
@@ -376,9 +381,11 @@ func (i *Instance) runBatch(ctx context.Context, rs *runState, fns *hotFns, sub 
 
 	prev := i.batchRun
 	i.batchRun = rs
+	i.batchBufs = append(i.batchBufs, [2]uint32{ptr, uint32(size)})
 	stack := rs.stack[:4]
 	stack[0], stack[1], stack[2], stack[3] = sub.cbID, uint64(sub.dsHandle), uint64(ptr), size
 	err = fns.batchCallback.CallWithStack(i.callCtx(ctx), stack)
+	i.batchBufs = i.batchBufs[:len(i.batchBufs)-1]
 	i.batchRun = prev
 	if err != nil {
 		return false, i.callError(exportBatchCallback, err)
