@@ -17,6 +17,7 @@ import (
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"oras.land/oras-go/v2"
+	"oras.land/oras-go/v2/content"
 	"oras.land/oras-go/v2/errdef"
 	"oras.land/oras-go/v2/registry/remote"
 	"oras.land/oras-go/v2/registry/remote/auth"
@@ -188,6 +189,9 @@ func classify(err error, host string, hasCreds bool) error {
 	}
 	if errors.Is(err, errdef.ErrNotFound) {
 		return mk(ErrNotFound, fmt.Sprintf("%s in registry %s", ErrNotFound, host))
+	}
+	if errors.Is(err, content.ErrMismatchedDigest) {
+		return mk(ErrInvalidImage, fmt.Sprintf("registry %s sent content that does not match its digest (tampered or damaged in the registry or on the way); nothing was stored", host))
 	}
 	var unknownCA x509.UnknownAuthorityError
 	var hostErr x509.HostnameError

@@ -78,6 +78,36 @@ func TestRemote(t *testing.T) {
 		if d, err := Pull(ctx, s2, byDigest, plain); err != nil || d.Digest != built.Digest {
 			t.Fatalf("pull by digest: %v %v", d.Digest, err)
 		}
+		// A blob damaged in the registry: the pull says so and stores
+		// nothing.
+		img, err := s.Load(ctx, ref, DefaultArchs()[0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		var layer ocispec.Descriptor
+		for _, l := range img.Manifest.Layers {
+			if l.MediaType == MediaTypeEBPF {
+				layer = l
+			}
+		}
+		enc := layer.Digest.Encoded()
+		data := filepath.Join(reg.Dir, "data-plain", "docker", "registry", "v2", "blobs", "sha256", enc[:2], enc, "data")
+		b, err := os.ReadFile(data)
+		if err != nil {
+			t.Fatalf("the layer in the registry's storage: %v", err)
+		}
+		b[len(b)/2] ^= 0xff
+		if err := os.WriteFile(data, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		s3 := openTestStore(t)
+		_, err = Pull(ctx, s3, ref, plain)
+		if err == nil || !strings.Contains(err.Error(), "does not match its digest") || !errors.Is(err, ErrInvalidImage) {
+			t.Fatalf("pull of a damaged blob: %v", err)
+		}
+		if _, err := s3.Resolve(ctx, ref); !errors.Is(err, ErrNotFound) {
+			t.Fatalf("the damaged image was stored: %v", err)
+		}
 		if _, err := s2.Load(ctx, byDigest, "amd64"); err != nil {
 			t.Fatal(err)
 		}
