@@ -242,8 +242,9 @@ func checkImagePolicy(ctx context.Context, env Env, st *registry.Store, p imageP
 	if err := registry.NewAllowList(st.Resolver(), allowed).Check(r, desc.Digest); err != nil {
 		return "", err
 	}
+	pinned := r.Name() + "@" + desc.Digest.String()
 	if !p.verify || desc.Annotations[registry.AnnotationSource] == "" {
-		return ref, nil
+		return pinned, nil
 	}
 	pems, err := readPublicKeys(env, p.keys)
 	if err != nil {
@@ -253,5 +254,9 @@ func checkImagePolicy(ctx context.Context, env Env, st *registry.Store, p imageP
 	if err != nil {
 		return "", err
 	}
-	return r.Name() + "@" + vd.Digest.String(), nil
+	if vd.Digest != desc.Digest {
+		// Re-tagged (a concurrent pull) between the two looks.
+		return "", fmt.Errorf("%s changed while it was checked (%s, then %s): run again", ref, desc.Digest, vd.Digest)
+	}
+	return pinned, nil
 }
