@@ -666,7 +666,8 @@ func (snap *snapshot) liveSet(ctx context.Context) (map[digest.Digest]bool, []oc
 	}
 	for _, d := range tagged {
 		if err := walk(d); err != nil {
-			return nil, nil, err
+			tag := d.Annotations[ocispec.AnnotationRefName]
+			return nil, nil, fmt.Errorf("image %s is damaged in the local store (%w): ig image remove %s", tag, err, tag)
 		}
 	}
 	untagged = slices.DeleteFunc(untagged, func(d ocispec.Descriptor) bool { return live[d.Digest] })

@@ -828,3 +828,33 @@ func TestLoadMapsWasm(t *testing.T) {
 	}
 	t.Logf("damaged blob: %v", err)
 }
+
+// TestDamagedImageNamed: a store in which one image's index blob is
+// damaged refuses writes until the image is removed, and says which image
+// and how to remove it; removing it makes the store writable again.
+func TestDamagedImageNamed(t *testing.T) {
+	ctx := context.Background()
+	s := openTestStore(t)
+	a, err := s.Put(ctx, "a", fakeArtifact("a"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(s.Path(), "blobs", "sha256", a.Digest.Encoded())
+	if err := os.Chmod(path, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, []byte("garbage"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, err = s.Put(ctx, "b", fakeArtifact("b"))
+	if err == nil || !strings.Contains(err.Error(), "is damaged in the local store") || !strings.Contains(err.Error(), "ig image remove") {
+		t.Fatalf("Put with a damaged image in the store: %v, want one naming it", err)
+	}
+	t.Log(err)
+	if err := s.Remove(ctx, "a"); err != nil {
+		t.Fatalf("Remove of the damaged image: %v", err)
+	}
+	if _, err := s.Put(ctx, "b", fakeArtifact("b")); err != nil {
+		t.Fatalf("Put after the damaged image was removed: %v", err)
+	}
+}
