@@ -28,7 +28,9 @@ import (
 const MaxArchiveEntry = 1 << 30
 
 // Export writes a tar archive of an OCI image layout holding the images
-// refs, tagged with their normalised references. The archive is
+// refs, tagged with their normalised references, with their signatures
+// (the legacy sha256-<hex>.sig tag and the OCI 1.1 referrers, untagged),
+// so that they still verify after [Import]. The archive is
 // deterministic: entries sorted, owned by 0:0, mode 0644/0755, and dated
 // $SOURCE_DATE_EPOCH or else the newest org.opencontainers.image.created
 // of the images (the Unix epoch if none), so the same content gives the same
@@ -58,10 +60,33 @@ func Export(ctx context.Context, s *Store, refs []string, w io.Writer) error {
 		}
 		images = append(images, tagged{r.String(), ocispec.Descriptor{MediaType: desc.MediaType, Digest: desc.Digest, Size: desc.Size}})
 	}
+	// Their signatures: the legacy tag, tagged too; referrers, untagged.
+	var referrers []ocispec.Descriptor
+	err := s.read(ctx, func(snap *snapshot) error {
+		for _, img := range images[:len(images):len(images)] {
+			r, _ := s.resolver.Parse(img.ref)
+			sigRef := r.Name() + ":" + SignatureTag(img.desc.Digest)
+			sr, err := s.resolver.Parse(sigRef)
+			if err != nil {
+				return err
+			}
+			if d, err := snap.resolve(ctx, sr); err == nil && !seen[sigRef] {
+				seen[sigRef] = true
+				images = append(images, tagged{sigRef, ocispec.Descriptor{MediaType: d.MediaType, Digest: d.Digest, Size: d.Size}})
+			}
+			for _, d := range snap.signatureReferrers(ctx, img.desc.Digest) {
+				referrers = append(referrers, ocispec.Descriptor{MediaType: d.MediaType, Digest: d.Digest, Size: d.Size, ArtifactType: d.ArtifactType})
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("export: %w", err)
+	}
 
 	blobs := map[digest.Digest][]byte{}
 	var mtime time.Time
-	err := s.View(ctx, func(src oras.ReadOnlyGraphTarget) error {
+	err = s.View(ctx, func(src oras.ReadOnlyGraphTarget) error {
 		var walk func(d ocispec.Descriptor) error
 		walk = func(d ocispec.Descriptor) error {
 			if _, ok := blobs[d.Digest]; ok {
@@ -94,6 +119,11 @@ func Export(ctx context.Context, s *Store, refs []string, w io.Writer) error {
 				}
 			}
 		}
+		for _, d := range referrers {
+			if err := walk(d); err != nil {
+				return fmt.Errorf("signature %s: %w", d.Digest, err)
+			}
+		}
 		return nil
 	})
 	if err != nil {
@@ -117,6 +147,7 @@ func Export(ctx context.Context, s *Store, refs []string, w io.Writer) error {
 		d.Annotations = map[string]string{ocispec.AnnotationRefName: img.ref}
 		index.Manifests = append(index.Manifests, d)
 	}
+	index.Manifests = append(index.Manifests, referrers...)
 	slices.SortFunc(index.Manifests, func(a, b ocispec.Descriptor) int {
 		if c := strings.Compare(string(a.Digest), string(b.Digest)); c != 0 {
 			return c
@@ -275,9 +306,13 @@ func importArchive(ctx context.Context, s *Store, r io.Reader) ([]string, error)
 		desc ocispec.Descriptor
 	}
 	var images []tagged
+	var untagged []ocispec.Descriptor // referrers (signatures)
 	for _, d := range idx.Manifests {
 		name := d.Annotations[ocispec.AnnotationRefName]
 		if name == "" {
+			if d.MediaType == ocispec.MediaTypeImageManifest {
+				untagged = append(untagged, ocispec.Descriptor{MediaType: d.MediaType, Digest: d.Digest, Size: d.Size, ArtifactType: d.ArtifactType})
+			}
 			continue
 		}
 		ref, err := s.resolver.Normalize(name)
@@ -309,7 +344,19 @@ func importArchive(ctx context.Context, s *Store, r io.Reader) ([]string, error)
 			if err := dst.Tag(ctx, img.desc, img.ref); err != nil {
 				return err
 			}
-			refs = append(refs, img.ref)
+			if !isSignatureRef(img.ref) {
+				refs = append(refs, img.ref)
+			}
+		}
+		// Referrers stay only if their subject is in the store (see
+		// liveSet).
+		for _, d := range untagged {
+			if err := oras.CopyGraph(ctx, src, dst, d, oras.DefaultCopyGraphOptions); err != nil {
+				return fmt.Errorf("signature %s: %w", d.Digest, err)
+			}
+			if err := dst.Tag(ctx, d, d.Digest.String()); err != nil {
+				return err
+			}
 		}
 		return nil
 	})
@@ -356,4 +403,11 @@ func typeName(t byte) string {
 		return "fifo"
 	}
 	return fmt.Sprintf("entry type %q", t)
+}
+
+// isSignatureRef reports whether ref is a legacy signature tag
+// (repo:sha256-<hex>.sig).
+func isSignatureRef(ref string) bool {
+	i := strings.LastIndexByte(ref, ':')
+	return i >= 0 && strings.HasPrefix(ref[i+1:], "sha256-") && strings.HasSuffix(ref, ".sig")
 }

@@ -810,3 +810,47 @@ func TestReferrerSignaturesRemote(t *testing.T) {
 		})
 	}
 }
+
+// TestExportImportKeepsSignatures: an image exported with ig image export
+// and imported elsewhere still verifies, whether its signature is the
+// legacy sha256-<hex>.sig tag or an OCI 1.1 referrer; the signature tag
+// is not listed among the images imported.
+func TestExportImportKeepsSignatures(t *testing.T) {
+	ctx := context.Background()
+	priv, pub := testKeys(t)
+	for _, form := range []string{"legacy tag", formCosign} {
+		t.Run(form, func(t *testing.T) {
+			src := openTestStore(t)
+			const ref = "example.com/gadgets/signed:v1"
+			img, err := src.Put(ctx, ref, fakeArtifact(form))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if form == "legacy tag" {
+				if _, err := Sign(ctx, src, ref, priv); err != nil {
+					t.Fatal(err)
+				}
+			} else {
+				storeReferrer(t, src, referrerSignature(t, form, priv, img, img.Digest, 1))
+			}
+			if err := Verify(ctx, src, ref, [][]byte{pub}); err != nil {
+				t.Fatalf("before the export: %v", err)
+			}
+			var archive bytes.Buffer
+			if err := Export(ctx, src, []string{ref}, &archive); err != nil {
+				t.Fatal(err)
+			}
+			dst := openTestStore(t)
+			refs, err := Import(ctx, dst, &archive)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(refs) != 1 || refs[0] != ref {
+				t.Errorf("imported %v, want only %s", refs, ref)
+			}
+			if err := Verify(ctx, dst, ref, [][]byte{pub}); err != nil {
+				t.Fatalf("after export and import: %v", err)
+			}
+		})
+	}
+}
