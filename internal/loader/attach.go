@@ -267,6 +267,13 @@ func (g *Gadget) attach(name string, ps *ebpf.ProgramSpec, prog *ebpf.Program, m
 		}
 	case "perf_event":
 		return g.attachPerfEvent(name, section, target, prog, made)
+	case "lsm", "lsm.s":
+		// The hook is in the program's BTF attach target (lsm/file_open).
+		l, err = link.AttachLSM(link.LSMOptions{Program: prog})
+		if err != nil && errors.Is(err, ErrNotSupported) {
+			return &FeatureError{Op: "attach", Program: name, Section: section,
+				Feature: "LSM programs", Detail: "CONFIG_BPF_LSM and lsm=bpf", Err: err}
+		}
 	default:
 		return fmt.Errorf("attach: %w %q of program %s", ErrUnsupportedSection, section, name)
 	}

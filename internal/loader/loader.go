@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"slices"
 	"sync"
@@ -243,20 +244,51 @@ func sizeMaps(spec *gadgetspec.Spec, cs *ebpf.CollectionSpec, opts Options) erro
 		if vs == nil || !vs.Constant() {
 			continue
 		}
-		var n uint64
+		signed := false
+		if vs.Type != nil {
+			t := vs.Type.Type
+			for range 32 { // through qualifiers and typedefs
+				switch x := t.(type) {
+				case *btf.Const:
+					t = x.Type
+					continue
+				case *btf.Volatile:
+					t = x.Type
+					continue
+				case *btf.Typedef:
+					t = x.Type
+					continue
+				case *btf.Int:
+					signed = x.Encoding&btf.Signed != 0
+				}
+				break
+			}
+		}
+		var n int64
 		switch vs.Size() {
 		case 4:
 			var v uint32
 			if err := vs.Get(&v); err != nil {
 				return fmt.Errorf("load gadget: %s_max_entries: %w", name, err)
 			}
-			n = uint64(v)
+			n = int64(v)
+			if signed {
+				n = int64(int32(v))
+			}
 		case 8:
-			if err := vs.Get(&n); err != nil {
+			var v uint64
+			if err := vs.Get(&v); err != nil {
 				return fmt.Errorf("load gadget: %s_max_entries: %w", name, err)
+			}
+			n = int64(v)
+			if !signed && v > math.MaxUint32 {
+				return fmt.Errorf("load gadget: %s_max_entries: %d is not a valid size for map %s (1 to %d, 0 keeps the gadget's)", name, v, name, uint32(math.MaxUint32))
 			}
 		default:
 			continue
+		}
+		if n < 0 || n > math.MaxUint32 {
+			return fmt.Errorf("load gadget: %s_max_entries: %d is not a valid size for map %s (1 to %d, 0 keeps the gadget's)", name, n, name, uint32(math.MaxUint32))
 		}
 		if n > 0 {
 			m.MaxEntries = uint32(n)

@@ -221,6 +221,15 @@ func TestMinRingBufferSize(t *testing.T) {
 			}
 		})
 	}
+	// A size that is no map size names the variable and the value.
+	for define, want := range map[string]string{
+		"-DEVENTS_MAX_ENTRIES_S32=-1":          "events_max_entries: -1 is not a valid size for map events",
+		"-DEVENTS_MAX_ENTRIES_U64=(1ULL<<32)": "events_max_entries: 4294967296 is not a valid size for map events",
+	} {
+		if _, err := Load(newSpec(t, "trace_open.bpf.c", "", define), Options{}); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: Load = %v, want %q", define, err, want)
+		}
+	}
 	if _, err := Load(spec, Options{MinRingBufferSize: 5000}); err == nil {
 		t.Error("a minimum that is not a power of two was accepted")
 	}
@@ -392,6 +401,28 @@ func TestFentry(t *testing.T) {
 		t.Errorf("error %q\ndoes not start with %q", err, want)
 	}
 	t.Logf("fentry unavailable, as expected on this kernel: %v", err)
+}
+
+// TestLSM: lsm/ programs attach where the kernel runs BPF LSM; elsewhere
+// (this project's machine: no lsm=bpf) the load or the attach fails with
+// a FeatureError naming what is missing, not "unsupported section".
+func TestLSM(t *testing.T) {
+	requireKernel(t)
+	spec := newSpec(t, "attach.bpf.c", "", "-DWITH_LSM")
+	g, err := Load(spec, Options{})
+	if err == nil {
+		defer g.Close()
+		err = g.Attach()
+		if err == nil {
+			t.Log("BPF LSM works on this kernel")
+			return
+		}
+	}
+	var fe *FeatureError
+	if !errors.As(err, &fe) || !errors.Is(err, ErrNotSupported) || !strings.Contains(err.Error(), "LSM programs are not supported") {
+		t.Fatalf("LSM: %v, want a FeatureError about LSM programs", err)
+	}
+	t.Logf("BPF LSM unavailable on this kernel: %v", err)
 }
 
 func TestUnsupportedSection(t *testing.T) {

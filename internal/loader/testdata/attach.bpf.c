@@ -74,6 +74,15 @@ int ig_fentry(unsigned long long *ctx)
 }
 #endif
 
+#ifdef WITH_LSM
+SEC("lsm/file_open")
+int ig_lsm(unsigned long long *ctx)
+{
+	hit(6);
+	return 0;
+}
+#endif
+
 #ifdef WITH_SOCKET
 SEC("socket")
 int ig_socket(struct __sk_buff *skb)

@@ -49,6 +49,12 @@ struct {
 /* The <map>_max_entries convention: the gadget sizes the map itself. */
 const volatile __u32 events_max_entries = EVENTS_MAX_ENTRIES;
 #endif
+#ifdef EVENTS_MAX_ENTRIES_S32
+const volatile __s32 events_max_entries = EVENTS_MAX_ENTRIES_S32;
+#endif
+#ifdef EVENTS_MAX_ENTRIES_U64
+const volatile __u64 events_max_entries = EVENTS_MAX_ENTRIES_U64;
+#endif
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
