@@ -701,3 +701,17 @@ func TestReleaseAll(t *testing.T) {
 	checkReleased()
 	testutil.WaitGone(t, progs, 5*time.Second)
 }
+
+// TestFindLibraryNewest: of several versions of a library, the newest by
+// number is taken (libfoo.so.10 over libfoo.so.9).
+func TestFindLibraryNewest(t *testing.T) {
+	dir := t.TempDir()
+	for _, f := range []string{"libfoo.so.9", "libfoo.so.10", "libfoo.so.2.1"} {
+		if err := os.WriteFile(filepath.Join(dir, f), nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := findLibrary(dir, "libfoo"); filepath.Base(got) != "libfoo.so.10" {
+		t.Errorf("findLibrary = %q, want libfoo.so.10", got)
+	}
+}

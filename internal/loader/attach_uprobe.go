@@ -1,11 +1,13 @@
 package loader
 
 import (
+	"cmp"
 	"fmt"
 	"os"
 	"path/filepath"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/cilium/ebpf"
@@ -151,7 +153,9 @@ func lookupLDCache(entries []ldCacheEntry, name string) string {
 // versioned names the greatest in lexical order wins.
 func findLibrary(dir, name string) string {
 	matches, _ := filepath.Glob(filepath.Join(dir, name+"*"))
-	slices.Sort(matches)
+	// Versions in numeric order (libfoo.so.9 before libfoo.so.10): the
+	// last of the best rank wins.
+	slices.SortFunc(matches, compareVersions)
 	best, bestRank := "", 0
 	for _, m := range matches {
 		r := libraryRank(filepath.Base(m), name)
@@ -179,4 +183,24 @@ func uprobesAvailable() bool {
 		}
 	}
 	return false
+}
+
+// compareVersions orders file names by their dot-separated parts, numbers
+// by value.
+func compareVersions(a, b string) int {
+	pa, pb := strings.Split(a, "."), strings.Split(b, ".")
+	for i := 0; i < len(pa) && i < len(pb); i++ {
+		na, ea := strconv.Atoi(pa[i])
+		nb, eb := strconv.Atoi(pb[i])
+		var c int
+		if ea == nil && eb == nil {
+			c = cmp.Compare(na, nb)
+		} else {
+			c = strings.Compare(pa[i], pb[i])
+		}
+		if c != 0 {
+			return c
+		}
+	}
+	return cmp.Compare(len(pa), len(pb))
 }
