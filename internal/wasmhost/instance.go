@@ -118,7 +118,7 @@ type Instance struct {
 	// batchBufs are the buffers of the batches in progress, outermost
 	// first: a nested batch's must not overlap them.
 	batchBufs [][2]uint32
-	emitOne            [maxDepth + 1][1]*datasource.Record
+	emitOne   [maxDepth + 1][1]*datasource.Record
 
 	logMu    sync.Mutex
 	logBuf   []byte

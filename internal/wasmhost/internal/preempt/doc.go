@@ -11,14 +11,15 @@
 //
 // [Instrument] instead adds two mutable i32 globals to the module, a
 // budget and an interrupt flag (exported as [ExportName]), and inserts a
-// check at every function's entry and before every backward branch (br,
+// check at the entry of every function that calls another and before
+// every backward branch (br,
 // br_if and br_table to a loop label), every tail call and every throw:
 // the budget is decremented, and
 // every [Period] checks the guest runs memory.grow 0, a call into wazero's
 // Go code where the scheduler can preempt it, then traps with unreachable
 // if the host has set the interrupt flag. Any long execution must take
 // one of these edges (a recursion without loops, however deep its tree of
-// calls, enters functions), so a guest is always interruptible, with a
+// calls, enters functions that call), so a guest is always interruptible, with a
 // latency of at most Period checks.
 //
 // In the same pass, a module exporting the v1 per-event callback

@@ -3,6 +3,7 @@ package preempt
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/gadgetkit/ig/internal/wasmbin"
@@ -36,7 +37,7 @@ const callbackExport = "dataSourceCallback"
 // Version names the rewriter's output: bump it whenever Instrument would
 // produce different bytes for the same input, so that rewritten modules
 // kept in a cache from older builds are not reused.
-const Version = "ig-preempt-3"
+const Version = "ig-preempt-4"
 
 // Period is the number of checks (backward branches, tail calls, throws)
 // between two calls into the host.
@@ -496,10 +497,11 @@ func putPadded5(b []byte, v uint32) {
 }
 
 // rewriteBody copies one function body to out with check inserted at its
-// entry (recursion without a loop, such as f(n) calling f(n-1) twice,
-// runs for exponential time within a bounded stack) and before each
-// backward branch, tail call and throw. ctl is scratch space for the
-// control stack (true = loop).
+// entry if it calls functions (recursion without a loop, such as f(n)
+// calling f(n-1) twice, runs for exponential time within a bounded stack;
+// a function that calls none cannot recurse, and the small helpers called
+// most often are such leaves) and before each backward branch, tail call
+// and throw. ctl is scratch space for the control stack (true = loop).
 func rewriteBody(out, body, check []byte, ctl []bool) ([]byte, []bool, error) {
 	r := newReader(body, 0)
 	nlocals := r.U32()
@@ -513,9 +515,10 @@ func rewriteBody(out, body, check []byte, ctl []bool) ([]byte, []bool, error) {
 		out = append(out, check...)
 		last = at
 	}
-	if r.Err == nil {
-		insert(r.Pos)
-	}
+	// The entry check goes after the locals, once a call has been seen.
+	out = append(out, body[:r.Pos]...)
+	last = r.Pos
+	entry, calls := len(out), false
 	isLoop := func(depth uint32) bool {
 		return int(depth) < len(ctl) && ctl[len(ctl)-1-int(depth)]
 	}
@@ -576,16 +579,20 @@ func rewriteBody(out, body, check []byte, ctl []bool) ([]byte, []bool, error) {
 			insert(at)
 		case op == 0x10: // call
 			r.U32()
+			calls = true
 		case op == 0x11: // call_indirect
 			r.U32()
 			r.U32()
+			calls = true
 		case op == 0x12: // return_call
 			r.U32()
 			insert(at)
+			calls = true
 		case op == 0x13: // return_call_indirect
 			r.U32()
 			r.U32()
 			insert(at)
+			calls = true
 		case op == 0x1c: // select t*
 			nt := r.U32()
 			for t := uint32(0); t < nt && r.Err == nil; t++ {
@@ -631,5 +638,9 @@ func rewriteBody(out, body, check []byte, ctl []bool) ([]byte, []bool, error) {
 	if !r.Done() {
 		return out, ctl, errors.New("bytes after the end of the body")
 	}
-	return append(out, body[last:]...), ctl, nil
+	out = append(out, body[last:]...)
+	if calls {
+		out = slices.Insert(out, entry, check...)
+	}
+	return out, ctl, nil
 }
