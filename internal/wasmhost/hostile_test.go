@@ -80,6 +80,20 @@ func hostile(t *testing.T, wasm []byte, cfg Config) (*Instance, *datasource.Data
 	return inst, events, err
 }
 
+// preemptible instantiates a hostile module that the preemption rewriter
+// must have instrumented.
+func preemptible(t *testing.T, wasm []byte) *Instance {
+	t.Helper()
+	inst, _, err := hostile(t, wasm, Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if inst.mod.mode != interruptPreempt {
+		t.Fatalf("interrupt mode %d: the rewriter refused the module", inst.mod.mode)
+	}
+	return inst
+}
+
 func TestVersion(t *testing.T) {
 	v2 := wmod{funcs: []wfunc{{results: []byte{tI64}, body: i64c(2), export: "gadgetAPIVersion"}}}.encode()
 	_, _, err := hostile(t, v2, Config{})
@@ -293,13 +307,7 @@ func TestRecursionInInit(t *testing.T) {
 		{results: sigI32, body: ins(i32c(60), call(f), i32c(0)), export: "gadgetInit"},
 		{params: []byte{tI32}, body: ins([]byte{opLocalGet, 0, opIf, blockVoid}, dec, call(f), dec, call(f), []byte{opEnd})},
 	}, memMin: 1}.encode()
-	inst, _, err := hostile(t, wasm, Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if inst.mod.mode != interruptPreempt {
-		t.Fatalf("interrupt mode %d: the rewriter refused the module", inst.mod.mode)
-	}
+	inst := preemptible(t, wasm)
 	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 	defer cancel()
 	start := time.Now()
@@ -353,13 +361,7 @@ func TestSpinningGuestDoesNotBlockGC(t *testing.T) {
 	wasm := wmod{funcs: []wfunc{fnVersion1,
 		{results: sigI32, body: append(append([]byte{}, loop...), i32c(0)...), export: "gadgetInit"},
 	}, memMin: 1}.encode()
-	inst, _, err := hostile(t, wasm, Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if inst.mod.mode != interruptPreempt {
-		t.Fatalf("interrupt mode %d: the rewriter refused the module", inst.mod.mode)
-	}
+	inst := preemptible(t, wasm)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- inst.Init(ctx) }()
