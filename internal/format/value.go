@@ -192,7 +192,7 @@ func appendPrintable(b []byte, s []byte) []byte {
 			continue
 		}
 		r, size := utf8.DecodeRune(s[i:])
-		if (r == utf8.RuneError && size == 1) || unsafeRune(r) {
+		if (r == utf8.RuneError && size == 1) || UnsafeRune(r) {
 			b = append(b, '?')
 		} else {
 			b = append(b, s[i:i+size]...)
@@ -202,10 +202,12 @@ func appendPrintable(b []byte, s []byte) []byte {
 	return b
 }
 
-// unsafeRune reports whether r is a C1 control or a bidirectional
+// UnsafeRune reports whether r is a C1 control or a bidirectional
 // formatting character (LRM, RLM, ALM, the embeddings, overrides and
-// isolates).
-func unsafeRune(r rune) bool {
+// isolates): characters that must not reach a terminal from untrusted
+// text (U+009B starts a terminal command; the overrides reorder what is
+// shown).
+func UnsafeRune(r rune) bool {
 	switch {
 	case r >= 0x80 && r <= 0x9f, r == 0x200e, r == 0x200f, r == 0x061c:
 		return true

@@ -4,6 +4,9 @@ import (
 	"fmt"
 	"strconv"
 	"sync"
+	"unicode/utf8"
+
+	"github.com/gadgetkit/ig/internal/format"
 )
 
 // maxWarnings bounds the host's warnings about bad guest input per
@@ -65,11 +68,21 @@ func (i *Instance) guestLog(level uint32, msg []byte) {
 
 // appendLogText appends a guest's text to a log line so that it stays
 // one line that cannot pass for another (newlines are written \n) or
-// drive the terminal: other C0 controls, DEL, C1 controls (U+009B is
-// CSI) and the bidirectional overrides become '?'.
+// drive the terminal: other C0 controls, DEL, invalid UTF-8 and what
+// format.UnsafeRune names become '?'.
 func appendLogText(b, msg []byte) []byte {
-	for k := 0; k < len(msg); k++ {
+	for k := 0; k < len(msg); {
 		c := msg[k]
+		if c >= utf8.RuneSelf {
+			r, size := utf8.DecodeRune(msg[k:])
+			if (r == utf8.RuneError && size == 1) || format.UnsafeRune(r) {
+				b = append(b, '?')
+			} else {
+				b = append(b, msg[k:k+size]...)
+			}
+			k += size
+			continue
+		}
 		switch {
 		case c == '\n':
 			b = append(b, '\\', 'n')
@@ -79,23 +92,12 @@ func appendLogText(b, msg []byte) []byte {
 			b = append(b, c)
 		case c < 0x20 || c == 0x7f:
 			b = append(b, '?')
-		case c == 0xc2 && k+1 < len(msg) && msg[k+1] >= 0x80 && msg[k+1] <= 0x9f: // C1
-			b = append(b, '?')
-			k++
-		case c == 0xe2 && k+2 < len(msg) && bidiControl(msg[k+1], msg[k+2]):
-			b = append(b, '?')
-			k += 2
 		default:
 			b = append(b, c)
 		}
+		k++
 	}
 	return b
-}
-
-// bidiControl reports whether E2 x y (UTF-8) is LRM, RLM, one of the
-// embeddings and overrides (U+202A-U+202E) or an isolate (U+2066-U+2069).
-func bidiControl(x, y byte) bool {
-	return (x == 0x80 && (y == 0x8e || y == 0x8f || (y >= 0xaa && y <= 0xae))) || (x == 0x81 && y >= 0xa6 && y <= 0xa9)
 }
 
 func levelName(l int) string {
