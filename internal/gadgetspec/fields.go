@@ -44,6 +44,19 @@ func resolve(t btf.Type) (typedefs []string, u btf.Type) {
 	return typedefs, t
 }
 
+// IsSigned reports whether t, through qualifiers and typedefs, is a
+// signed integer or enum.
+func IsSigned(t btf.Type) bool {
+	_, u := resolve(t)
+	switch x := u.(type) {
+	case *btf.Int:
+		return x.Encoding&btf.Signed != 0
+	case *btf.Enum:
+		return x.Signed
+	}
+	return false
+}
+
 // scalarKind returns the kind of an integer, bool, enum or float type.
 func scalarKind(t btf.Type) (datasource.Kind, bool) {
 	switch x := t.(type) {

@@ -244,26 +244,7 @@ func sizeMaps(spec *gadgetspec.Spec, cs *ebpf.CollectionSpec, opts Options) erro
 		if vs == nil || !vs.Constant() {
 			continue
 		}
-		signed := false
-		if vs.Type != nil {
-			t := vs.Type.Type
-			for range 32 { // through qualifiers and typedefs
-				switch x := t.(type) {
-				case *btf.Const:
-					t = x.Type
-					continue
-				case *btf.Volatile:
-					t = x.Type
-					continue
-				case *btf.Typedef:
-					t = x.Type
-					continue
-				case *btf.Int:
-					signed = x.Encoding&btf.Signed != 0
-				}
-				break
-			}
-		}
+		signed := vs.Type != nil && gadgetspec.IsSigned(vs.Type.Type)
 		var n int64
 		switch vs.Size() {
 		case 4:
