@@ -89,8 +89,8 @@ func TestBatchParse(t *testing.T) {
 	if batch.count != 3 || len(batch.fields) != len(testTable) {
 		t.Fatalf("count %d fields %d", batch.count, len(batch.fields))
 	}
-	batch.active = true
-	defer func() { batch.active = false }()
+	batch.setActive(true)
+	defer func() { batch.setActive(false) }()
 	for i, e := range evs {
 		d := Data(batchHandleBase + i)
 		row := batch.rows + uint32(i)*batch.rowSize
@@ -381,11 +381,11 @@ func TestBatchReserve(t *testing.T) {
 	if b3 := batch.reserve(1 << 20); len(b3) < 1<<20 {
 		t.Errorf("reserved %d bytes", len(b3))
 	}
-	batch.active = true
+	batch.setActive(true)
 	if batch.reserve(10) != nil {
 		t.Error("reserved during a batch")
 	}
-	batch.active = false
+	batch.setActive(false)
 }
 
 // Per-event (v1) calls: handles are the host's, everything goes to it.
@@ -473,7 +473,7 @@ func FuzzBatchParse(f *testing.F) {
 		if err := batch.parse(in); err != nil {
 			return
 		}
-		batch.active = true
+		batch.setActive(true)
 		for r := range batch.count {
 			d := Data(batchHandleBase + r)
 			for i := range batch.fields {
@@ -583,5 +583,69 @@ func TestBatchSameSizeKinds(t *testing.T) {
 	}
 	if len(h.calls) != 0 && (h.calls["FieldGetScalar"] != 0 || h.calls["FieldSetScalar"] != 0) {
 		t.Errorf("host calls %v", h.calls)
+	}
+}
+
+// Fields past the 32nd of a table (whose dirty bits are in a second dirty
+// word) and handles the fast table does not index are served from the
+// slots as the others are, and a later batch without them leaves them to
+// the host.
+func TestBatchWideTable(t *testing.T) {
+	h := newFakeHost(t)
+	var table []tableEntry
+	var fields []Field
+	for k := range 40 {
+		f := Field(100 + k)
+		if k == 39 {
+			f = maxIndexedField + 5 // found by a scan
+		}
+		fields = append(fields, f)
+		table = append(table, tableEntry{field: uint32(f), payload: 0, offset: 0, size: 4, kind: Kind_Uint32})
+	}
+	cbID := subscribe(t, func(ds DataSource, d Data) {
+		for _, f := range fields {
+			pid, err := f.Uint32(d)
+			if err != nil {
+				t.Fatalf("field %d: %v", f, err)
+			}
+			if err := f.SetUint32(d, pid+uint32(f)); err != nil {
+				t.Fatalf("set field %d: %v", f, err)
+			}
+			if v, err := f.Uint32(d); err != nil || v != pid+uint32(f) {
+				t.Errorf("field %d after set: %d %v", f, v, err)
+			}
+		}
+	})
+	evs := testEvents(3)
+	in := batchOfTable(table, evs)
+	var want []logEntry
+	for i, e := range evs {
+		for _, f := range fields {
+			want = append(want, logEntry{opSet, uint32(i), uint32(f), Kind_Uint32, string(u64(uint64(e.pid + uint32(f))))})
+		}
+	}
+	if got := parseLog(t, in, runBatch(cbID, 1, in)); fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("log:\n got %v\nwant %v", got, want)
+	}
+	if h.calls["FieldGetScalar"] != 0 || h.calls["FieldSetScalar"] != 0 {
+		t.Errorf("host calls %v", h.calls)
+	}
+
+	// The next batch's table lists none of them: the host answers.
+	for _, f := range fields {
+		h.kinds[uint32(f)] = Kind_Uint32
+		h.values[[2]uint32{uint32(f), batchHandleBase}] = u32(7)
+	}
+	var got []uint32
+	cbID = subscribe(t, func(ds DataSource, d Data) {
+		for _, f := range fields {
+			v, _ := f.Uint32(d)
+			got = append(got, v)
+		}
+	})
+	in = batchOf(evs[:1])
+	runBatch(cbID, 1, in)
+	if h.calls["FieldGetScalar"] != len(fields) || len(got) != len(fields) || got[0] != 7 || got[len(got)-1] != 7 {
+		t.Errorf("host calls %v, values %v", h.calls, got)
 	}
 }

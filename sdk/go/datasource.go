@@ -78,8 +78,8 @@ func (ds DataSource) SubscribePacket(cb PacketFunc, priority uint32) error {
 // the host answers for the nested event.
 func dispatch(cbID uint64, ds, h uint32) {
 	if batch.active {
-		batch.active = false
-		defer func() { batch.active = true }()
+		batch.setActive(false)
+		defer batch.setActive(true)
 	}
 	switch cb := callback(cbID).(type) {
 	case DataFunc:
