@@ -186,8 +186,9 @@ type Result struct {
 	// LostRecords is the number of lost_events records.
 	LostRecords int
 	// IGCPU is ig's user+system time over its whole life (wait4);
-	// IGCPULoad only while the generator ran (/proc/PID/stat, 10 ms
-	// ticks).
+	// IGCPULoad from the start of the load until ig has read what it
+	// left (/proc/PID/stat, 10 ms ticks): every event, without the
+	// start-up and the exit.
 	IGCPU, IGCPULoad time.Duration
 	// PeakRSS is ig's maximum resident set size in bytes (wait4).
 	PeakRSS int64
@@ -578,13 +579,12 @@ func (e *Env) Run(s Scenario) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	cpu1, _ := procCPU(ig.Process.Pid)
-	res.IGCPULoad = cpu1 - cpu0
 	res.fromGen(g)
 
 	// Let ig read what the load left in the kernel (delivered stops
 	// growing), then have the generator emit its tail markers, which make
-	// the perf buffers report the drops they still hold.
+	// the perf buffers report the drops they still hold. The CPU under
+	// load runs to here: it covers every event read, not the start.
 	for last, deadline := c.delivered.Load(), time.Now().Add(10*time.Second); time.Now().Before(deadline); {
 		time.Sleep(200 * time.Millisecond)
 		now := c.delivered.Load()
@@ -593,6 +593,8 @@ func (e *Env) Run(s Scenario) (*Result, error) {
 		}
 		last = now
 	}
+	cpu1, _ := procCPU(ig.Process.Pid)
+	res.IGCPULoad = cpu1 - cpu0
 	if err := gen.end(true); err != nil {
 		return nil, err
 	}
