@@ -223,7 +223,7 @@ func TestMinRingBufferSize(t *testing.T) {
 	}
 	// A size that is no map size names the variable and the value.
 	for define, want := range map[string]string{
-		"-DEVENTS_MAX_ENTRIES_S32=-1":          "events_max_entries: -1 is not a valid size for map events",
+		"-DEVENTS_MAX_ENTRIES_S32=-1":         "events_max_entries: -1 is not a valid size for map events",
 		"-DEVENTS_MAX_ENTRIES_U64=(1ULL<<32)": "events_max_entries: 4294967296 is not a valid size for map events",
 	} {
 		if _, err := Load(newSpec(t, "trace_open.bpf.c", "", define), Options{}); err == nil || !strings.Contains(err.Error(), want) {

@@ -217,7 +217,7 @@ func TestPerfEveryCPU(t *testing.T) {
 func TestFlushDuringEmptyPass(t *testing.T) {
 	for _, kind := range []string{"ring", "perf"} {
 		t.Run(kind, func(t *testing.T) {
-			r := &Reader{mapName: "events", period: MinPollPeriod}
+			r := &Reader{mapName: "events", period: MinPollPeriod, maxPeriod: MaxPollPeriod}
 			var write func([]byte)
 			if kind == "ring" {
 				fr := newFakeRing(256)

@@ -22,10 +22,17 @@ const (
 	// caught up with a buffer that is producing waits before reading
 	// again, instead of asking the kernel to wake it for the next event.
 	// At most MaxPollPeriod of events wait in the kernel buffer before
-	// they are read: 25 ms of 200,000 trace_open events per second fill
-	// about half of an 8 MiB ring buffer.
+	// they are read; a ring buffer smaller than pauseRingSize is paused
+	// for proportionally less (see maxPause).
 	MinPollPeriod = time.Millisecond
 	MaxPollPeriod = 25 * time.Millisecond
+	// pauseRingSize is the smallest ring buffer paused for up to
+	// MaxPollPeriod: a pause then fills it only at more than 335 MB/s of
+	// events (388,000 trace_open events per second; the generator reaches
+	// 233,000 here). Smaller rings are paused for at most their share of
+	// MaxPollPeriod, so that the longest pause, taken when the events
+	// were slow, does not overflow them when the rate jumps.
+	pauseRingSize = 8 << 20
 	// idlePollPeriod bounds how long an idle perf reader waits without
 	// looking at its buffers (a perf buffer below its watermark wakes no
 	// one), and is the poll period of a ring buffer the poller refused.
@@ -87,10 +94,10 @@ type Reader struct {
 	// readAny is set by its first event (see startPollPeriod).
 	started time.Time
 	readAny bool
-	// period is the current pause; cycleBytes what was read since the
-	// last pause.
-	period     time.Duration
-	cycleBytes int
+	// period is the current pause, at most maxPeriod (maxPause);
+	// cycleBytes what was read since the last pause.
+	period, maxPeriod time.Duration
+	cycleBytes        int
 
 	perf *perfBuffers
 
@@ -107,14 +114,14 @@ func newReader(coll *ebpf.Collection, t *gadgetspec.Tracer, perfPages int) (*Rea
 	if m == nil {
 		return nil, fmt.Errorf("map %s not found", t.MapName)
 	}
-	r := &Reader{ds: t.DataSource, mapName: t.MapName, period: MinPollPeriod}
+	r := &Reader{ds: t.DataSource, mapName: t.MapName, period: MinPollPeriod, maxPeriod: MaxPollPeriod}
 	switch m.Type() {
 	case ebpf.RingBuf:
 		rb, err := newRingBuffer(m)
 		if err != nil {
 			return nil, fmt.Errorf("create ring buffer reader: %w", err)
 		}
-		r.ring = rb
+		r.ring, r.maxPeriod = rb, maxPause(int(rb.size))
 		if lm := coll.Maps[t.MapName+"_lost_samples"]; lm != nil && lm.Type() == ebpf.PerCPUArray && lm.ValueSize() == 8 {
 			n, err := ebpf.PossibleCPU()
 			if err != nil {
@@ -227,9 +234,19 @@ func (r *Reader) deadlineTime() time.Time {
 	return time.Time{}
 }
 
+// maxPause is the longest pause for a ring buffer of size bytes:
+// MaxPollPeriod for pauseRingSize and more, proportionally less below,
+// and at least MinPollPeriod.
+func maxPause(size int) time.Duration {
+	if size >= pauseRingSize {
+		return MaxPollPeriod
+	}
+	return max(time.Duration(int64(MaxPollPeriod)*int64(size)/pauseRingSize), MinPollPeriod)
+}
+
 // pause sleeps before the next read of a buffer that is producing, or
 // until the deadline. The pause adapts to the rate: it doubles (up to
-// MaxPollPeriod) while a pause brings less than 1/32 of the buffer, and
+// maxPeriod) while a pause brings less than 1/32 of the buffer, and
 // halves (down to MinPollPeriod) when one brings more than 1/8, so a busy
 // buffer stays mostly empty and a slow one is read in few, larger
 // batches.
@@ -239,7 +256,7 @@ func (r *Reader) pause(now, deadline time.Time) {
 	case r.cycleBytes > target:
 		r.period = max(r.period/2, MinPollPeriod)
 	case r.cycleBytes < target/4:
-		r.period = min(r.period*2, MaxPollPeriod)
+		r.period = min(r.period*2, r.maxPeriod)
 	}
 	r.cycleBytes = 0
 	d := r.period

@@ -148,3 +148,36 @@ func TestFlushCloseConcurrent(t *testing.T) {
 		g.Close()
 	}
 }
+
+// A ring buffer smaller than pauseRingSize is paused for at most its share
+// of MaxPollPeriod, so that the longest pause fills any ring at the same
+// rate; never below MinPollPeriod.
+func TestMaxPause(t *testing.T) {
+	for _, tc := range []struct {
+		size int
+		want time.Duration
+	}{
+		{64 << 20, MaxPollPeriod},
+		{8 << 20, MaxPollPeriod},
+		{4 << 20, MaxPollPeriod / 2},
+		{1 << 20, MaxPollPeriod / 8},
+		{256 << 10, MinPollPeriod},
+		{4096, MinPollPeriod},
+	} {
+		if got := maxPause(tc.size); got != tc.want {
+			t.Errorf("maxPause(%d) = %v, want %v", tc.size, got, tc.want)
+		}
+	}
+
+	// A reader whose pauses bring nothing lengthens them up to its bound.
+	r := &Reader{ring: &ringBuffer{size: 1 << 20}, period: MinPollPeriod, maxPeriod: maxPause(1 << 20)}
+	for range 6 {
+		r.pause(time.Now(), time.Time{})
+		if r.period > r.maxPeriod {
+			t.Fatalf("pause %v, above the bound %v", r.period, r.maxPeriod)
+		}
+	}
+	if r.period != r.maxPeriod {
+		t.Errorf("pause %v after six quiet pauses, want the bound %v", r.period, r.maxPeriod)
+	}
+}
