@@ -47,8 +47,8 @@ const DefaultPerfBufferPages = 256
 
 // DefaultMinRingBufferSize is the ring buffer size the runtime asks for
 // ([Options.MinRingBufferSize]): 4 MiB hold about 4,850 events of
-// trace_open (864 bytes each), 21 ms at 200,000 events per second, where
-// the 256 KiB most gadgets declare hold 1.3 ms; the reader pauses at most
+// trace_open (864 bytes each), 24 ms at 200,000 events per second, where
+// the 256 KiB most gadgets declare hold 1.5 ms; the reader pauses at most
 // 12.5 ms on it (see maxPause). The reader maps the pages once and they
 // count in its resident size: 8 MiB put a Wasm gadget built with the
 // standard Go toolchain over 50 MB, for no loss at the rates measured

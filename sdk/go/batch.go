@@ -211,8 +211,9 @@ const maxSlotIndex = 1 << 16
 
 // slot returns the offset of the slot of field f in the record d of the
 // running batch, and the field's slotEntry; ok is false if d is no such
-// record or the fast table does not index f. It is small enough to be
-// inlined: a call costs a Go guest tens of nanoseconds.
+// record or f is beyond the fast table, and e is 0 for a field the table
+// does not hold (callers test e's bits). It is small enough to be inlined:
+// a call costs a Go guest tens of nanoseconds.
 func (b *batchState) slot(f Field, d Data) (slot uint32, e uint64, ok bool) {
 	// Handles below the base wrap around to indexes above any count, and
 	// element handles (bit 31) are above it too: a batch's rows are at

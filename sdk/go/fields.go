@@ -18,10 +18,10 @@ var (
 // data is not a batch record, or the field is not in the batch's field
 // table with the requested kind, does it call the host.
 
-// getScalar and set look into the batch themselves rather than through
-// a method, and find a scalar's slot with one lookup (batchState.scalar),
-// so that they are inlined: a call costs a Go guest tens of nanoseconds,
-// and these run for nearly every field of every event. Any scalar kind of
+// getScalar and set find a scalar's slot with one lookup
+// (batchState.slot, which the compiler inlines into them) rather than
+// through calls: a call costs a Go guest tens of nanoseconds, and these
+// run for nearly every field of every event. Any scalar kind of
 // the field's size is served from the slot, bit for bit, as the host
 // serves it: a value set in the batch is then also what a read of another
 // kind sees.
