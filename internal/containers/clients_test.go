@@ -167,6 +167,10 @@ type fakeCRI struct {
 	// refuseEvents, if set, holds GetContainerEvents' refusal back until
 	// it is closed.
 	refuseEvents chan struct{}
+	// lateEvents, if set, holds the event stream's set-up back until it
+	// is closed; the events sent before are lost, as a runtime loses
+	// those of a subscription it has not registered yet.
+	lateEvents chan struct{}
 }
 
 func (f *fakeCRI) Version(context.Context, *criapi.VersionRequest) (*criapi.VersionResponse, error) {
@@ -211,6 +215,12 @@ func (f *fakeCRI) GetContainerEvents(_ *criapi.GetEventsRequest, s grpc.ServerSt
 		}
 		return status.Error(codes.Unimplemented, "no events")
 	}
+	if f.lateEvents != nil {
+		<-f.lateEvents
+		for len(f.events) > 0 {
+			<-f.events
+		}
+	}
 	for {
 		select {
 		case ev := <-f.events:
@@ -223,25 +233,33 @@ func (f *fakeCRI) GetContainerEvents(_ *criapi.GetEventsRequest, s grpc.ServerSt
 	}
 }
 
+// collectFromFakeCRI serves f (with one running container, "a") on a unix
+// socket and starts a collection that follows it, closed with the test.
+func collectFromFakeCRI(t *testing.T, f *fakeCRI) *Collection {
+	t.Helper()
+	f.containers = map[string]uint32{"a": sleeper(t)}
+	f.events = make(chan *criapi.ContainerEventResponse, 4)
+	l, sock := listenUnix(t)
+	srv := grpc.NewServer()
+	criapi.RegisterRuntimeServiceServer(srv, f)
+	go srv.Serve(l)
+	t.Cleanup(srv.Stop)
+	c, err := New(context.Background(), Options{Runtimes: []RuntimeSocket{{RuntimeCRIO, sock}}, NoRuncHook: true, Logf: t.Logf})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
 func TestCRIClient(t *testing.T) {
 	old := criPollInterval
 	criPollInterval = 100 * time.Millisecond
 	defer func() { criPollInterval = old }()
 	for _, noEvents := range []bool{false, true} {
 		t.Run(fmt.Sprintf("events=%v", !noEvents), func(t *testing.T) {
-			l, sock := listenUnix(t)
-			f := &fakeCRI{containers: map[string]uint32{"a": sleeper(t)}, noEvents: noEvents, events: make(chan *criapi.ContainerEventResponse, 4),
-				refuseEvents: make(chan struct{})}
-			srv := grpc.NewServer()
-			criapi.RegisterRuntimeServiceServer(srv, f)
-			go srv.Serve(l)
-			t.Cleanup(srv.Stop)
-
-			c, err := New(context.Background(), Options{Runtimes: []RuntimeSocket{{RuntimeCRIO, sock}}, NoRuncHook: true, Logf: t.Logf})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer c.Close()
+			f := &fakeCRI{noEvents: noEvents, refuseEvents: make(chan struct{})}
+			c := collectFromFakeCRI(t, f)
 			list := ofRuntime(c.ListContainers(nil), RuntimeCRIO)
 			if len(list) != 1 {
 				t.Fatalf("listed %d containers", len(list))
@@ -267,6 +285,27 @@ func TestCRIClient(t *testing.T) {
 			f.events <- &criapi.ContainerEventResponse{ContainerId: "b", ContainerEventType: criapi.ContainerEventType_CONTAINER_STOPPED_EVENT}
 			rec.wait(t, "Removed b", 5*time.Second, func(ev Event) bool { return ev.Type == Removed && ev.Container.ID == "b" })
 		})
+	}
+}
+
+// A container that starts after the collection listed the runtime's
+// containers and before the runtime set the event stream up is in neither:
+// the collection's second listing, once the stream is up, reports it.
+func TestCRIEventsSubscribedLate(t *testing.T) {
+	old := resyncDelay
+	resyncDelay = time.Second
+	defer func() { resyncDelay = old }()
+	f := &fakeCRI{lateEvents: make(chan struct{})}
+	c := collectFromFakeCRI(t, f)
+	rec := record(t, c)
+	f.mu.Lock()
+	f.containers["b"] = sleeper(t)
+	f.mu.Unlock()
+	f.events <- &criapi.ContainerEventResponse{ContainerId: "b", ContainerEventType: criapi.ContainerEventType_CONTAINER_STARTED_EVENT}
+	close(f.lateEvents) // b's start is lost
+	rec.wait(t, "Added b", 5*time.Second, func(ev Event) bool { return ev.Type == Added && ev.Container.ID == "b" })
+	if n := len(ofRuntime(c.ListContainers(nil), RuntimeCRIO)); n != 2 {
+		t.Errorf("%d containers, want 2", n)
 	}
 }
 

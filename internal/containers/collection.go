@@ -391,6 +391,10 @@ func (c *Collection) listFrom(ctx context.Context, cl runtimeClient) {
 	}
 }
 
+// resyncDelay is how long after subscribing to a runtime's events the
+// collection lists its containers once more (see follow).
+var resyncDelay = 2 * time.Second
+
 // follow applies a runtime's start and exit events until Close,
 // reconnecting (and listing again, to catch up) when the stream breaks.
 func (c *Collection) follow(cl runtimeClient) {
@@ -400,6 +404,23 @@ func (c *Collection) follow(cl runtimeClient) {
 			c.listFrom(c.ctx, cl)
 		}
 		began := time.Now()
+		// A runtime may set the stream up after the listing is done: a
+		// container started in between would be in neither. One more
+		// listing, once the stream has had time to be set up, closes that
+		// window (the collection ignores the containers it has).
+		watching := make(chan struct{})
+		c.wg.Add(1)
+		go func() {
+			defer c.wg.Done()
+			t := time.NewTimer(resyncDelay)
+			defer t.Stop()
+			select {
+			case <-t.C:
+				c.listFrom(c.ctx, cl)
+			case <-watching:
+			case <-c.ctx.Done():
+			}
+		}()
 		err := cl.watch(c.ctx, func(ev runtimeEvent) {
 			switch {
 			case ev.started != nil:
@@ -420,6 +441,7 @@ func (c *Collection) follow(cl runtimeClient) {
 				}
 			}
 		})
+		close(watching)
 		if c.ctx.Err() != nil {
 			return
 		}

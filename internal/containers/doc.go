@@ -28,7 +28,10 @@
 // hook and then by containerd's event is reported once. Removal comes from
 // a pidfd per init process (epoll, no polling), as soon as it exits, and
 // from the runtimes' exit events. Pod sandboxes (pause containers) are not
-// tracked.
+// tracked. Each runtime is listed when the collection starts, when its
+// event stream reconnects, and once more 2 s after each subscription: a
+// runtime may set its stream up after the listing, and a container started
+// in between would otherwise be missed.
 //
 // # Bare runc containers, before their first exec
 //
