@@ -406,8 +406,9 @@ func (c *Collection) follow(cl runtimeClient) {
 		began := time.Now()
 		// A runtime may set the stream up after the listing is done: a
 		// container started in between would be in neither. One more
-		// listing, once the stream has had time to be set up, closes that
-		// window (the collection ignores the containers it has).
+		// listing, once the stream has had time to be set up, narrows that
+		// window to runtimes that take longer than resyncDelay to set it
+		// up (the collection ignores the containers it has).
 		watching := make(chan struct{})
 		c.wg.Add(1)
 		go func() {

@@ -31,7 +31,8 @@
 // tracked. Each runtime is listed when the collection starts, when its
 // event stream reconnects, and once more 2 s after each subscription: a
 // runtime may set its stream up after the listing, and a container started
-// in between would otherwise be missed.
+// in between would otherwise be missed (it still is if setting the stream
+// up takes the runtime longer than that).
 //
 // # Bare runc containers, before their first exec
 //
