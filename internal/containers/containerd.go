@@ -39,9 +39,10 @@ type containerdClient struct {
 	namespaces namespacesapi.NamespacesClient
 	events     eventsapi.EventsClient
 
+	pods podLabelCache // ns/sandbox id → pod labels
+
 	mu      sync.Mutex
-	digests map[string]string            // ns/image → digest
-	pods    map[string]map[string]string // ns/sandbox id → pod labels
+	digests map[string]string // ns/image → digest
 }
 
 // containerd selects the namespace of a call with this gRPC header.
@@ -71,7 +72,6 @@ func dialContainerd(ctx context.Context, path string) (*containerdClient, error)
 		namespaces: namespacesapi.NewNamespacesClient(conn),
 		events:     eventsapi.NewEventsClient(conn),
 		digests:    map[string]string{},
-		pods:       map[string]map[string]string{},
 	}, nil
 }
 
@@ -183,26 +183,21 @@ func (c *containerdClient) digest(ctx context.Context, ns, image string) string 
 // CRI's own), cached.
 func (c *containerdClient) podLabels(ctx context.Context, ns, sandbox string) map[string]string {
 	key := ns + "/" + sandbox
-	c.mu.Lock()
-	l, ok := c.pods[key]
-	c.mu.Unlock()
-	if ok {
+	if l, ok := c.pods.get(key); ok {
 		return l
 	}
 	r, err := c.containers.Get(withNamespace(ctx, ns), &containersapi.GetContainerRequest{ID: sandbox})
 	if err != nil {
 		return nil
 	}
-	l = map[string]string{}
+	l := map[string]string{}
 	for k, v := range r.Container.Labels {
 		if k == labelCRIContainerd {
 			continue
 		}
 		l[intern(k)] = intern(v)
 	}
-	c.mu.Lock()
-	c.pods[key] = l
-	c.mu.Unlock()
+	c.pods.put(key, l)
 	return l
 }
 

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
-	"sync"
 	"time"
 
 	"google.golang.org/grpc"
@@ -28,8 +27,7 @@ type criClient struct {
 	conn    *grpc.ClientConn
 	rt      criapi.RuntimeServiceClient
 
-	mu   sync.Mutex
-	pods map[string]map[string]string // sandbox id → pod labels
+	pods podLabelCache // sandbox id → pod labels
 }
 
 func dialCRI(ctx context.Context, runtime, path string) (*criClient, error) {
@@ -38,7 +36,7 @@ func dialCRI(ctx context.Context, runtime, path string) (*criClient, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &criClient{runtime: runtime, conn: conn, rt: criapi.NewRuntimeServiceClient(conn), pods: map[string]map[string]string{}}
+	c := &criClient{runtime: runtime, conn: conn, rt: criapi.NewRuntimeServiceClient(conn)}
 	vctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 	defer cancel()
 	if _, err := c.rt.Version(vctx, &criapi.VersionRequest{}); err != nil {
@@ -135,20 +133,15 @@ func (c *criClient) inspect(ctx context.Context, id, sandbox string) (*Container
 }
 
 func (c *criClient) podLabels(ctx context.Context, sandbox string) map[string]string {
-	c.mu.Lock()
-	l, ok := c.pods[sandbox]
-	c.mu.Unlock()
-	if ok {
+	if l, ok := c.pods.get(sandbox); ok {
 		return l
 	}
 	r, err := c.rt.PodSandboxStatus(ctx, &criapi.PodSandboxStatusRequest{PodSandboxId: sandbox})
 	if err != nil || r.Status == nil {
 		return nil
 	}
-	l = internLabels(r.Status.Labels)
-	c.mu.Lock()
-	c.pods[sandbox] = l
-	c.mu.Unlock()
+	l := internLabels(r.Status.Labels)
+	c.pods.put(sandbox, l)
 	return l
 }
 
