@@ -248,31 +248,30 @@ func sizeMaps(spec *gadgetspec.Spec, cs *ebpf.CollectionSpec, opts Options) erro
 			continue
 		}
 		signed := vs.Type != nil && gadgetspec.IsSigned(vs.Type.Type)
-		var n int64
+		var n uint64
+		var err error
 		switch vs.Size() {
 		case 4:
 			var v uint32
-			if err := vs.Get(&v); err != nil {
-				return fmt.Errorf("load gadget: %s_max_entries: %w", name, err)
-			}
-			n = int64(v)
+			err = vs.Get(&v)
+			n = uint64(v)
 			if signed {
-				n = int64(int32(v))
+				n = uint64(int64(int32(v)))
 			}
 		case 8:
-			var v uint64
-			if err := vs.Get(&v); err != nil {
-				return fmt.Errorf("load gadget: %s_max_entries: %w", name, err)
-			}
-			n = int64(v)
-			if !signed && v > math.MaxUint32 {
-				return fmt.Errorf("load gadget: %s_max_entries: %d is not a valid size for map %s (1 to %d, 0 keeps the gadget's)", name, v, name, uint32(math.MaxUint32))
-			}
+			err = vs.Get(&n)
 		default:
 			continue
 		}
-		if n < 0 || n > math.MaxUint32 {
-			return fmt.Errorf("load gadget: %s_max_entries: %d is not a valid size for map %s (1 to %d, 0 keeps the gadget's)", name, n, name, uint32(math.MaxUint32))
+		if err != nil {
+			return fmt.Errorf("load gadget: %s_max_entries: %w", name, err)
+		}
+		if (signed && int64(n) < 0) || n > math.MaxUint32 {
+			var shown any = n
+			if signed {
+				shown = int64(n)
+			}
+			return fmt.Errorf("load gadget: %s_max_entries: %d is not a valid size for map %s (1 to %d, 0 keeps the gadget's)", name, shown, name, uint32(math.MaxUint32))
 		}
 		if n > 0 {
 			m.MaxEntries = uint32(n)
