@@ -179,14 +179,28 @@ func appendText(b []byte, f *datasource.Field, r *datasource.Record, hex bool, p
 // C0 and DEL, C1 (U+0080-U+009F: U+009B starts a terminal command like
 // ESC [) and the bidirectional overrides, which make text display in
 // another order than it is.
-func appendPrintable(b []byte, s []byte) []byte {
+func appendPrintable(b []byte, s []byte) []byte { return AppendPrintable(b, s, false) }
+
+// AppendPrintable appends s with every character that could drive a
+// terminal or reorder what it shows written '?': C0 controls and DEL,
+// invalid UTF-8 and what UnsafeRune names. With logLine, s stays one line
+// of a log that cannot pass for another: tabs are kept, and newlines and
+// carriage returns are written \n and \r.
+func AppendPrintable(b []byte, s []byte, logLine bool) []byte {
 	for i := 0; i < len(s); {
 		c := s[i]
 		if c < utf8.RuneSelf {
-			if c < 0x20 || c == 0x7f {
-				b = append(b, '?')
-			} else {
+			switch {
+			case c >= 0x20 && c != 0x7f:
 				b = append(b, c)
+			case logLine && c == '\t':
+				b = append(b, c)
+			case logLine && c == '\n':
+				b = append(b, '\\', 'n')
+			case logLine && c == '\r':
+				b = append(b, '\\', 'r')
+			default:
+				b = append(b, '?')
 			}
 			i++
 			continue

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"strconv"
 	"sync"
-	"unicode/utf8"
 
 	"github.com/gadgetkit/ig/internal/format"
 )
@@ -60,44 +59,11 @@ func (i *Instance) guestLog(level uint32, msg []byte) {
 	if len(msg) > maxLine {
 		msg = msg[:maxLine]
 	}
-	b = appendLogText(b, msg)
+	// One line that cannot pass for another nor drive the terminal.
+	b = format.AppendPrintable(b, msg, true)
 	b = append(b, '\n')
 	_, _ = i.cfg.stderr().Write(b)
 	i.logBuf = b
-}
-
-// appendLogText appends a guest's text to a log line so that it stays
-// one line that cannot pass for another (newlines are written \n) or
-// drive the terminal: other C0 controls, DEL, invalid UTF-8 and what
-// format.UnsafeRune names become '?'.
-func appendLogText(b, msg []byte) []byte {
-	for k := 0; k < len(msg); {
-		c := msg[k]
-		if c >= utf8.RuneSelf {
-			r, size := utf8.DecodeRune(msg[k:])
-			if (r == utf8.RuneError && size == 1) || format.UnsafeRune(r) {
-				b = append(b, '?')
-			} else {
-				b = append(b, msg[k:k+size]...)
-			}
-			k += size
-			continue
-		}
-		switch {
-		case c == '\n':
-			b = append(b, '\\', 'n')
-		case c == '\r':
-			b = append(b, '\\', 'r')
-		case c == '\t':
-			b = append(b, c)
-		case c < 0x20 || c == 0x7f:
-			b = append(b, '?')
-		default:
-			b = append(b, c)
-		}
-		k++
-	}
-	return b
 }
 
 func levelName(l int) string {
