@@ -79,7 +79,10 @@ func (o RemoteOptions) insecure(host string) bool { return slices.Contains(o.Ins
 // error rather than hold it, and every other ig on the store, forever.
 var remoteIdleTimeout = 60 * time.Second
 
-// idleConn fails a read or a write that waits more than idle.
+// idleConn fails a read or a write that waits more than idle. A write
+// also pushes the read deadline back: http.Transport reads (waiting for
+// the response) while it still sends the request body, and an upload that
+// makes progress is not idle.
 type idleConn struct {
 	net.Conn
 	idle time.Duration
@@ -93,7 +96,7 @@ func (c *idleConn) Read(p []byte) (int, error) {
 }
 
 func (c *idleConn) Write(p []byte) (int, error) {
-	if err := c.Conn.SetWriteDeadline(time.Now().Add(c.idle)); err != nil {
+	if err := c.Conn.SetDeadline(time.Now().Add(c.idle)); err != nil {
 		return 0, err
 	}
 	return c.Conn.Write(p)

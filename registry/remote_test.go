@@ -9,6 +9,8 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -444,6 +446,47 @@ func TestAuthFile(t *testing.T) {
 	}
 	if c, _ := readAuthFile(docker, "new.example"); !c.empty() {
 		t.Fatalf("still there after logout: %+v", c)
+	}
+}
+
+// An upload that takes longer than remoteIdleTimeout but never stalls for
+// that long goes through: the transport waits for the response while it
+// sends the body, and that wait is not idleness.
+func TestSlowUploadNotIdle(t *testing.T) {
+	old := remoteIdleTimeout
+	remoteIdleTimeout = 200 * time.Millisecond
+	defer func() { remoteIdleTimeout = old }()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n, err := io.Copy(io.Discard, r.Body)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		fmt.Fprintf(w, "%d", n)
+	}))
+	defer srv.Close()
+	c, _, err := RemoteOptions{Insecure: []string{srv.Listener.Addr().String()}}.client(srv.Listener.Addr().String(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pr, pw := io.Pipe()
+	go func() {
+		for range 10 { // 10 chunks 60 ms apart: 600 ms in all
+			time.Sleep(60 * time.Millisecond)
+			if _, err := pw.Write(make([]byte, 1024)); err != nil {
+				return
+			}
+		}
+		pw.Close()
+	}()
+	resp, err := c.Client.Post(srv.URL, "application/octet-stream", pr)
+	if err != nil {
+		t.Fatalf("slow upload: %v", err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if string(body) != "10240" {
+		t.Errorf("server read %s bytes, want 10240", body)
 	}
 }
 
