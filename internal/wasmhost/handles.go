@@ -120,6 +120,9 @@ func (t *handleTable) free(h uint32) {
 type dsState struct {
 	ds      *datasource.DataSource
 	created bool // by the guest (newDataSource)
+	// guestFields counts the fields the guest added (at most
+	// maxGuestFields).
+	guestFields int
 	// unreferenced is set by dataSourceUnreference.
 	unreferenced bool
 	// subs are the guest's subscriptions, sorted by priority (stable).

@@ -76,14 +76,8 @@ func (i *Instance) hNewDataSource(g api.Module, s []uint64) {
 		i.logf(LevelWarn, "newDataSource", "datasource %q already exists", name)
 		return
 	}
-	created := 0
-	for _, st := range i.dss {
-		if st.created {
-			created++
-		}
-	}
-	if created >= maxDataSources {
-		i.logf(LevelWarn, "newDataSource", "datasource %q: the module created %d datasources, the most it may", name, created)
+	if i.createdDS >= maxDataSources {
+		i.logf(LevelWarn, "newDataSource", "datasource %q: the module created %d datasources, the most it may", name, i.createdDS)
 		return
 	}
 	var ds *datasource.DataSource
@@ -98,6 +92,7 @@ func (i *Instance) hNewDataSource(g api.Module, s []uint64) {
 	}
 	st := &dsState{ds: ds, created: true, tableDirty: true}
 	i.dss = append(i.dss, st)
+	i.createdDS++
 	s[0] = uint64(i.newHandle("newDataSource", handleEntry{kind: hDataSource, ds: st}))
 }
 
@@ -213,14 +208,8 @@ func (i *Instance) hDataSourceAddField(g api.Module, s []uint64) {
 		i.logf(LevelWarn, fn, "field %q: fields are added before gadgetStart, not while events flow", name)
 		return
 	}
-	added := 0
-	for _, f := range st.ds.Fields {
-		if f.HasTag("src:wasm") {
-			added++
-		}
-	}
-	if added >= maxGuestFields {
-		i.logf(LevelWarn, fn, "field %q: the module added %d fields to %s, the most it may", name, added, st.ds.Name)
+	if st.guestFields >= maxGuestFields {
+		i.logf(LevelWarn, fn, "field %q: the module added %d fields to %s, the most it may", name, st.guestFields, st.ds.Name)
 		return
 	}
 	f, err := st.ds.AddField(nil, string(name), kind, 0)
@@ -229,6 +218,7 @@ func (i *Instance) hDataSourceAddField(g api.Module, s []uint64) {
 		return
 	}
 	f.Tags = append(f.Tags, "src:wasm")
+	st.guestFields++
 	s[0] = uint64(i.addFieldHandle(fn, st, f))
 }
 

@@ -624,21 +624,7 @@ func TestSetConfigBounds(t *testing.T) {
 // readers use the datasources outside the guest's lock, so adding is
 // refused (it raced with them).
 func TestShapeFixedAtStart(t *testing.T) {
-	data := []byte("eventsqz")
-	packed := func(ptr, n int) []byte { return i64c(int64(n)<<32 | int64(ptr)) }
-	// addField(name at ptr): dataSourceAddField(getDataSource("events"), name, u32) == 0
-	addField := func(ptr int) []byte {
-		return ins(packed(0, 6), call(0), packed(ptr, 1), i32c(int32(datasource.Uint32)), call(1), []byte{0x45}) // i32.eqz
-	}
-	wasm := wmod{imports: []wimport{
-		{"ig", "getDataSource", []byte{tI64}, sigI32},
-		{"ig", "dataSourceAddField", []byte{tI32, tI64, tI32}, sigI32},
-	}, funcs: []wfunc{fnVersion1,
-		// gadgetInit fails if adding "q" failed; gadgetStart if adding "z" worked.
-		{results: sigI32, body: addField(6), export: "gadgetInit"},
-		{results: sigI32, body: ins(addField(7), []byte{0x45}), export: "gadgetStart"},
-	}, memMin: 1, data: data}.encode()
-	inst, events, err := hostile(t, wasm, Config{})
+	inst, events, err := hostile(t, addFieldGuest(), Config{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -651,6 +637,49 @@ func TestShapeFixedAtStart(t *testing.T) {
 	}
 	if events.Field("q") == nil || events.Field("z") != nil {
 		t.Errorf("fields q %v, z %v: want q only", events.Field("q"), events.Field("z"))
+	}
+}
+
+// addFieldGuest adds the field "q" to the datasource "events" in
+// gadgetInit (which fails if that fails) and the field "z" in gadgetStart
+// (which fails if that works).
+func addFieldGuest() []byte {
+	data := []byte("eventsqz")
+	packed := func(ptr, n int) []byte { return i64c(int64(n)<<32 | int64(ptr)) }
+	// addField(name at ptr): dataSourceAddField(getDataSource("events"), name, u32) == 0
+	addField := func(ptr int) []byte {
+		return ins(packed(0, 6), call(0), packed(ptr, 1), i32c(int32(datasource.Uint32)), call(1), []byte{0x45}) // i32.eqz
+	}
+	return wmod{imports: []wimport{
+		{"ig", "getDataSource", []byte{tI64}, sigI32},
+		{"ig", "dataSourceAddField", []byte{tI32, tI64, tI32}, sigI32},
+	}, funcs: []wfunc{fnVersion1,
+		{results: sigI32, body: addField(6), export: "gadgetInit"},
+		{results: sigI32, body: ins(addField(7), []byte{0x45}), export: "gadgetStart"},
+	}, memMin: 1, data: data}.encode()
+}
+
+// TestGuestFieldsBounded: a datasource takes at most maxGuestFields fields
+// from the guest; the count is kept as fields are added.
+func TestGuestFieldsBounded(t *testing.T) {
+	ctx := context.Background()
+	inst, events, err := hostile(t, addFieldGuest(), Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	inst.stateByName("events").guestFields = maxGuestFields
+	if err := inst.Init(ctx); err == nil || events.Field("q") != nil {
+		t.Errorf("Init with %d fields added already: %v, field q %v; want refused", maxGuestFields, err, events.Field("q"))
+	}
+	inst, _, err = hostile(t, addFieldGuest(), Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := inst.Init(ctx); err != nil {
+		t.Fatalf("Init: %v", err)
+	}
+	if n := inst.stateByName("events").guestFields; n != 1 {
+		t.Errorf("%d guest fields counted after one, want 1", n)
 	}
 }
 

@@ -89,6 +89,9 @@ type Instance struct {
 
 	h   handleTable
 	dss []*dsState
+	// createdDS counts the datasources the guest created (at most
+	// maxDataSources).
+	createdDS int
 
 	// Re-entrancy: depth counts nested subscription runs; emitDepth counts
 	// host Emit calls in progress (a Stage call while it is > 0 comes from
