@@ -414,7 +414,16 @@ func TestLSM(t *testing.T) {
 		defer g.Close()
 		err = g.Attach()
 		if err == nil {
-			t.Log("BPF LSM works on this kernel")
+			// The hook runs on file opens.
+			f, err := os.Open("/proc/self/stat")
+			if err != nil {
+				t.Fatal(err)
+			}
+			f.Close()
+			var n uint64
+			if err := g.Collection().Maps["hits"].Lookup(uint32(6), &n); err != nil || n == 0 {
+				t.Fatalf("lsm/file_open attached but did not run on an open: hits %d, %v", n, err)
+			}
 			return
 		}
 	}

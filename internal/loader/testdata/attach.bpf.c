@@ -6,7 +6,8 @@
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
 
-/* hits[0]: raw_tp, hits[1]: tp_btf, hits[2]: tracepoint, hits[3]: kprobe. */
+/* hits[0]: raw_tp, hits[1]: tp_btf, hits[2]: tracepoint, hits[3]: kprobe,
+ * hits[4]: kretprobe, hits[5]: fentry, hits[6]: lsm. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, 8);
