@@ -364,7 +364,7 @@ func TestKprobe(t *testing.T) {
 	defer g.Close()
 	err = g.Attach()
 	if err == nil {
-		t.Log("kprobes work on this kernel")
+		expectHitOnOpen(t, g, 3, "kprobe/do_sys_openat2")
 		return
 	}
 	var fe *FeatureError
@@ -390,6 +390,7 @@ func TestFentry(t *testing.T) {
 		if err := g.Attach(); err != nil {
 			t.Fatalf("fentry loaded but Attach failed: %v", err)
 		}
+		expectHitOnOpen(t, g, 5, "fentry/do_sys_openat2")
 		return
 	}
 	var fe *FeatureError
@@ -403,6 +404,21 @@ func TestFentry(t *testing.T) {
 	t.Logf("fentry unavailable, as expected on this kernel: %v", err)
 }
 
+// expectHitOnOpen opens a file and fails unless the program of attach.bpf.c
+// that counts in hits[i] ran.
+func expectHitOnOpen(t *testing.T, g *Gadget, i uint32, what string) {
+	t.Helper()
+	f, err := os.Open("/proc/self/stat")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	var n uint64
+	if err := g.Collection().Maps["hits"].Lookup(i, &n); err != nil || n == 0 {
+		t.Fatalf("%s attached but did not run on an open: hits[%d] = %d, %v", what, i, n, err)
+	}
+}
+
 // TestLSM: lsm/ programs attach where the kernel runs BPF LSM; elsewhere
 // (this project's machine: no lsm=bpf) the load or the attach fails with
 // a FeatureError naming what is missing, not "unsupported section".
@@ -414,16 +430,7 @@ func TestLSM(t *testing.T) {
 		defer g.Close()
 		err = g.Attach()
 		if err == nil {
-			// The hook runs on file opens.
-			f, err := os.Open("/proc/self/stat")
-			if err != nil {
-				t.Fatal(err)
-			}
-			f.Close()
-			var n uint64
-			if err := g.Collection().Maps["hits"].Lookup(uint32(6), &n); err != nil || n == 0 {
-				t.Fatalf("lsm/file_open attached but did not run on an open: hits %d, %v", n, err)
-			}
+			expectHitOnOpen(t, g, 6, "lsm/file_open")
 			return
 		}
 	}
