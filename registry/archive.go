@@ -405,9 +405,14 @@ func typeName(t byte) string {
 	return fmt.Sprintf("entry type %q", t)
 }
 
-// isSignatureRef reports whether ref is a legacy signature tag
-// (repo:sha256-<hex>.sig).
+// isSignatureRef reports whether ref is tagged with a legacy signature tag
+// (SignatureTag: repo:<alg>-<hex>.sig) of some digest.
 func isSignatureRef(ref string) bool {
-	i := strings.LastIndexByte(ref, ':')
-	return i >= 0 && strings.HasPrefix(ref[i+1:], "sha256-") && strings.HasSuffix(ref, ".sig")
+	_, tag := splitRef(ref)
+	alg, hex, ok := strings.Cut(strings.TrimSuffix(tag, ".sig"), "-")
+	if !ok || !strings.HasSuffix(tag, ".sig") {
+		return false
+	}
+	d := digest.NewDigestFromEncoded(digest.Algorithm(alg), hex)
+	return d.Validate() == nil && tag == SignatureTag(d)
 }

@@ -180,3 +180,22 @@ func TestImportRejects(t *testing.T) {
 		})
 	}
 }
+
+func TestIsSignatureRef(t *testing.T) {
+	hex := strings.Repeat("ab", 32)
+	for ref, want := range map[string]bool{
+		"ghcr.io/org/g:sha256-" + hex + ".sig":       true,
+		"localhost:5000/g:sha256-" + hex + ".sig":    true,
+		"ghcr.io/org/g:sha256-" + hex:                false, // the referrers fallback tag
+		"ghcr.io/org/g:sha256-" + hex + ".att":       false,
+		"ghcr.io/org/g:sha256-abc.sig":               false,
+		"ghcr.io/org/g:latest":                       false,
+		"localhost:5000/g":                           false,
+		"ghcr.io/org/g@sha256:" + hex:                false,
+		"ghcr.io/org/g:sha512-" + hex + hex + ".sig": true,
+	} {
+		if got := isSignatureRef(ref); got != want {
+			t.Errorf("isSignatureRef(%q) = %v, want %v", ref, got, want)
+		}
+	}
+}
