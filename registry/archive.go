@@ -21,6 +21,7 @@ import (
 	"oras.land/oras-go/v2"
 	"oras.land/oras-go/v2/content"
 	"oras.land/oras-go/v2/content/oci"
+	"oras.land/oras-go/v2/errdef"
 )
 
 // MaxArchiveEntry bounds the size of one file of an archive read by
@@ -43,28 +44,37 @@ func Export(ctx context.Context, s *Store, refs []string, w io.Writer) error {
 		ref  string
 		desc ocispec.Descriptor
 	}
-	var images []tagged
+	var wanted []Reference
 	seen := map[string]bool{}
 	for _, ref := range refs {
 		r, err := s.resolver.Parse(ref)
 		if err != nil {
 			return fmt.Errorf("export: %w", err)
 		}
-		if seen[r.String()] {
-			continue
+		if !seen[r.String()] {
+			seen[r.String()] = true
+			wanted = append(wanted, r)
 		}
-		seen[r.String()] = true
-		desc, err := s.Resolve(ctx, r.String())
-		if err != nil {
-			return fmt.Errorf("export: %w", err)
-		}
-		images = append(images, tagged{r.String(), ocispec.Descriptor{MediaType: desc.MediaType, Digest: desc.Digest, Size: desc.Size}})
 	}
-	// Their signatures: the legacy tag, tagged too; referrers, untagged.
+	// One look at the store, under its lock: the images, their signatures
+	// (the legacy tag, tagged too; referrers, untagged) and every blob.
+	var images []tagged
 	var referrers []ocispec.Descriptor
+	blobs := map[digest.Digest][]byte{}
+	var mtime time.Time
 	err := s.read(ctx, func(snap *snapshot) error {
-		for _, img := range images[:len(images):len(images)] {
-			r, _ := s.resolver.Parse(img.ref)
+		for _, r := range wanted {
+			desc, err := snap.resolve(ctx, r)
+			if errors.Is(err, errdef.ErrNotFound) {
+				return s.notFound(r.String())
+			}
+			if err != nil {
+				return err
+			}
+			images = append(images, tagged{r.String(), ocispec.Descriptor{MediaType: desc.MediaType, Digest: desc.Digest, Size: desc.Size}})
+		}
+		for i, r := range wanted {
+			img := images[i]
 			sigRef := r.Name() + ":" + SignatureTag(img.desc.Digest)
 			sr, err := s.resolver.Parse(sigRef)
 			if err != nil {
@@ -78,15 +88,11 @@ func Export(ctx context.Context, s *Store, refs []string, w io.Writer) error {
 				referrers = append(referrers, ocispec.Descriptor{MediaType: d.MediaType, Digest: d.Digest, Size: d.Size, ArtifactType: d.ArtifactType})
 			}
 		}
-		return nil
-	})
-	if err != nil {
-		return fmt.Errorf("export: %w", err)
-	}
 
-	blobs := map[digest.Digest][]byte{}
-	var mtime time.Time
-	err = s.View(ctx, func(src oras.ReadOnlyGraphTarget) error {
+		src, err := oci.NewFromFS(ctx, os.DirFS(s.root))
+		if err != nil {
+			return err
+		}
 		var walk func(d ocispec.Descriptor) error
 		walk = func(d ocispec.Descriptor) error {
 			if _, ok := blobs[d.Digest]; ok {
