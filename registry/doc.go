@@ -46,7 +46,7 @@
 // <store>/index.json.lock, which works between processes and between
 // goroutines alike:
 //
-//   - Readers ([Store.Load], [Store.List], [Store.Resolve], [Store.View])
+//   - Readers ([Store.Load], [Store.List], [Store.Resolve])
 //     hold a shared lock while they read index.json and the blobs.
 //   - Writers ([Store.Put], [Store.Tag], [Store.Remove], [Store.Update])
 //     hold the exclusive lock for the whole transaction: they re-read

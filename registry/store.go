@@ -300,19 +300,6 @@ func splitRef(ref string) (repository, tag string) {
 	return ref, ""
 }
 
-// View runs fn with a read-only oras target over the store, under the
-// shared lock. It is meant for copying images out (push, export); tags in
-// the target are normalised references.
-func (s *Store) View(ctx context.Context, fn func(oras.ReadOnlyGraphTarget) error) error {
-	return s.read(ctx, func(*snapshot) error {
-		t, err := oci.NewFromFS(ctx, os.DirFS(s.root))
-		if err != nil {
-			return err
-		}
-		return fn(t)
-	})
-}
-
 // Update runs fn with a writable oras target under the exclusive lock and
 // commits the result if fn returns nil: index.json is then replaced
 // atomically, and content that is neither tagged, reachable from a tag nor
