@@ -65,12 +65,10 @@ type batchState struct {
 	rows    uint32 // offset of row 0 in data
 	rowSize uint32
 	fields  []batchField
-	// byField maps a field handle below maxIndexedField to 1 + its index
-	// in fields (0: not in the table), so that a lookup costs one load.
-	byField []int32
-	// slots maps a field handle below maxIndexedField to its slot
-	// (slotEntry; 0: none), so that a getter or setter finds the slot
-	// with one load, in code small enough to be inlined.
+	// slots maps a field handle below maxIndexedField to its entry in
+	// the table (slotEntry; 0: not in the table), so that a getter or
+	// setter finds its slot with one load, in code small enough to be
+	// inlined.
 	slots []uint64
 	// values holds the bytes of the buffer values set in this batch
 	// (dirty buffer slots point into it); it is what runBatch returns.
@@ -104,8 +102,7 @@ func (b *batchState) reserve(size uint32) []byte {
 func (b *batchState) parse(in []byte) error {
 	b.data, b.count, b.rows, b.rowSize = nil, 0, 0, 0
 	for _, bf := range b.fields {
-		if bf.field < uint32(len(b.byField)) {
-			b.byField[bf.field] = 0
+		if bf.field < uint32(len(b.slots)) {
 			b.slots[bf.field] = 0
 		}
 	}
@@ -153,15 +150,14 @@ func (b *batchState) parse(in []byte) error {
 		if bf.field >= maxIndexedField {
 			continue
 		}
-		if bf.field >= uint32(len(b.byField)) {
-			b.byField = append(b.byField, make([]int32, int(bf.field)+1-len(b.byField))...)
+		if i >= maxSlotIndex {
+			break // found by a scan
+		}
+		if bf.field >= uint32(len(b.slots)) {
 			b.slots = append(b.slots, make([]uint64, int(bf.field)+1-len(b.slots))...)
 		}
-		if b.byField[bf.field] == 0 { // the first entry wins, as in a scan
-			b.byField[bf.field] = int32(i + 1)
-			if i < maxSlotIndex {
-				b.slots[bf.field] = slotEntry(bf, uint32(i))
-			}
+		if b.slots[bf.field] == 0 { // the first entry wins, as in a scan
+			b.slots[bf.field] = slotEntry(bf, uint32(i))
 		}
 	}
 	b.data, b.count, b.rows, b.rowSize = in, count, rows, rowSize
@@ -177,37 +173,37 @@ func (b *batchState) setActive(on bool) {
 	}
 }
 
-// A slotEntry packs what the fast paths need of a field: the offset of
-// its slot in a row (bits 0-31), its index in the field table (32-47, for
-// its dirty bit), its size in bytes if it is a scalar (48-55), and flags
-// from bit 56 on (slotPresent, slotBuffer, slotCString).
+// A slotEntry packs what is looked up of a listed field: the offset of
+// its slot in a row (bits 0-31), its index in the field table (32-51),
+// its size in bytes if the fast paths serve it as a scalar (52-55), and
+// flags from bit 56 on (slotPresent, slotBuffer: served as a String,
+// CString or Bytes; slotCString).
 const (
-	slotPresent = 1 << 56
-	slotBuffer  = 1 << 57 // String, CString or Bytes
-	slotCString = 1 << 58
+	slotIndexMask = 1<<20 - 1
+	slotPresent   = 1 << 56
+	slotBuffer    = 1 << 57
+	slotCString   = 1 << 58
 )
 
 // slotEntry returns the entry of bf, the table's index-th field (below
-// maxSlotIndex); 0 for a field of no kind the fast paths serve.
+// maxSlotIndex).
 func slotEntry(bf batchField, index uint32) uint64 {
 	e := uint64(bf.slot) | uint64(index)<<32 | slotPresent
 	switch {
 	case bf.scalar:
-		e |= uint64(bf.ssize) << 48
+		e |= uint64(bf.ssize) << 52
 	case isBufferKind(bf.kind):
 		e |= slotBuffer
 		if bf.kind == Kind_CString {
 			e |= slotCString
 		}
-	default:
-		return 0
 	}
 	return e
 }
 
-// maxSlotIndex bounds the table indexes a slotEntry holds; fields beyond
-// it take the general path.
-const maxSlotIndex = 1 << 16
+// maxSlotIndex bounds the table indexes a slotEntry holds (a 4 MiB batch
+// holds at most 2^18 fields); fields beyond it are found by a scan.
+const maxSlotIndex = slotIndexMask + 1
 
 // slot returns the offset of the slot of field f in the record d of the
 // running batch, and the field's slotEntry; ok is false if d is no such
@@ -227,12 +223,12 @@ func (b *batchState) slot(f Field, d Data) (slot uint32, e uint64, ok bool) {
 }
 
 // isScalarOf tells whether e is the slotEntry of a scalar of size bytes.
-func isScalarOf(e, size uint64) bool { return e>>48 == size|slotPresent>>48 }
+func isScalarOf(e, size uint64) bool { return e>>52 == size|slotPresent>>52 }
 
 // dirtyWord returns the offset of the dirty word of e's field in the row
 // of slot, and the field's bit in it.
 func dirtyWord(slot uint32, e uint64) (uint32, uint32) {
-	j := uint32(e>>32) & 0xffff
+	j := uint32(e>>32) & slotIndexMask
 	return slot - uint32(e) + 4 + 4*(j/32), 1 << (j % 32)
 }
 
@@ -246,20 +242,19 @@ func (b *batchState) row(d Data) (uint32, bool) {
 	return b.rows + i*b.rowSize, i < b.count
 }
 
-// maxIndexedField bounds the handles byField indexes (the host's plain
+// maxIndexedField bounds the handles slots indexes (the host's plain
 // handles are at most 4096); others are found by a scan.
 const maxIndexedField = 1 << 16
 
 // field returns the table entry for f, nil if the host did not list it.
 func (b *batchState) field(f Field) *batchField {
-	if uint32(f) < uint32(len(b.byField)) {
-		if i := b.byField[f]; i > 0 {
-			return &b.fields[i-1]
+	if uint32(f) < maxIndexedField && len(b.fields) <= maxSlotIndex {
+		if uint32(f) < uint32(len(b.slots)) {
+			if e := b.slots[f]; e != 0 {
+				return &b.fields[uint32(e>>32)&slotIndexMask]
+			}
 		}
-		return nil
-	}
-	if uint32(f) < maxIndexedField {
-		return nil // indexed, and beyond every listed handle
+		return nil // indexed, and not listed
 	}
 	for i := range b.fields {
 		if b.fields[i].field == uint32(f) {
