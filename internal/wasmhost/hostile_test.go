@@ -343,13 +343,16 @@ func TestTableBomb(t *testing.T) {
 	if grown := int64(after.HeapAlloc) - int64(before.HeapAlloc); grown > 16<<20 {
 		t.Errorf("the host heap grew by %d MiB", grown>>20)
 	}
-	for name, tables := range map[string][][2]int64{
-		"a table of 2^20 entries": {{1 << 20, -1}},
-		"tables of 3 x 2^17":      {{1 << 17, 1 << 17}, {1 << 17, 1 << 17}, {1 << 17, 1 << 17}},
+	for name, c := range map[string]struct {
+		tables [][2]int64
+		want   string
+	}{
+		"a table of 2^20 entries, no maximum": {[][2]int64{{1 << 20, -1}}, "table 0: the module's tables may hold 1048576 entries, more than 262144"},
+		"tables of 3 x 2^17":                  {[][2]int64{{1 << 17, 1 << 17}, {1 << 17, 1 << 17}, {1 << 17, 1 << 17}}, "table 2: the module's tables may hold 393216 entries, more than 262144"},
 	} {
-		wasm := wmod{funcs: []wfunc{fnVersion1}, memMin: 1, tables: tables}.encode()
-		if _, err := Compile(context.Background(), wasm, Config{}); err == nil || !strings.Contains(err.Error(), "table") {
-			t.Errorf("%s: Compile = %v, want an error about its tables", name, err)
+		wasm := wmod{funcs: []wfunc{fnVersion1}, memMin: 1, tables: c.tables}.encode()
+		if _, err := Compile(context.Background(), wasm, Config{}); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: Compile = %v, want %q", name, err, c.want)
 		}
 	}
 }

@@ -29,13 +29,20 @@ func checkTables(wasm []byte, requireMax bool) error {
 		r.Byte() // reference type
 		flags := r.Byte()
 		size := uint64(r.U32()) // minimum
-		if flags&1 != 0 {
+		hasMax := flags&1 != 0
+		if hasMax {
 			size = uint64(r.U32())
-		} else if requireMax && r.Err == nil {
-			return fmt.Errorf("%s has no maximum size (ig needs one, at most %d entries in all)", where, maxTableEntries)
 		}
-		if total += size; total > maxTableEntries && r.Err == nil {
+		if r.Err != nil {
+			return nil
+		}
+		// Too large first: a table without a maximum whose minimum is
+		// already too large is refused for its size.
+		if total += size; total > maxTableEntries {
 			return fmt.Errorf("%s: the module's tables may hold %d entries, more than %d", where, total, maxTableEntries)
+		}
+		if !hasMax && requireMax {
+			return fmt.Errorf("%s has no maximum size (ig needs one, at most %d entries in all)", where, maxTableEntries)
 		}
 		return nil
 	}
