@@ -16,7 +16,10 @@ import (
 func TestKernelPushdownScope(t *testing.T) {
 	newDS := func(name string) *datasource.DataSource {
 		ds := datasource.New(name, datasource.TypeSingle)
-		proc, _ := ds.AddField(nil, "proc", datasource.Invalid, datasource.FlagContainer)
+		proc, err := ds.AddField(nil, "proc", datasource.Invalid, datasource.FlagContainer)
+		if err != nil {
+			t.Fatal(err)
+		}
 		if _, err := ds.AddStaticField(proc, "comm", datasource.CString, 0, 16, 0); err != nil {
 			t.Fatal(err)
 		}
