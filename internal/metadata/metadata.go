@@ -83,13 +83,14 @@ func (a *Annotations) UnmarshalYAML(n *yaml.Node) error {
 	return nil
 }
 
-// maxAliasDepth bounds the aliases and merges followed in one place.
+// maxAliasDepth bounds the merges followed from one mapping.
 const maxAliasDepth = 32
 
-// deref follows aliases to the node they name.
+// deref follows an alias to the node it names (never an alias: YAML
+// anchors nodes, not aliases).
 func deref(n *yaml.Node) *yaml.Node {
-	for i := 0; n.Kind == yaml.AliasNode && n.Alias != nil && i < maxAliasDepth; i++ {
-		n = n.Alias
+	if n.Kind == yaml.AliasNode && n.Alias != nil {
+		return n.Alias
 	}
 	return n
 }
